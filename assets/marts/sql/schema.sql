@@ -1,0 +1,95 @@
+-- Reference tables (rewritten from assets/domain/catalogue.py on every run),
+-- the marts and the validation audit. Marts are replaced month by month.
+
+CREATE TABLE IF NOT EXISTS ref.groups (
+    group_code VARCHAR, group_name VARCHAR, group_name_en VARCHAR, max_score DOUBLE,
+    endpoint VARCHAR);
+
+CREATE TABLE IF NOT EXISTS ref.metrics (
+    metric_code VARCHAR, group_code VARCHAR, metric_name VARCHAR, max_score DOUBLE,
+    rule VARCHAR, threshold DOUBLE, score_if_empty DOUBLE, numerator_param VARCHAR,
+    denominator_param VARCHAR);
+
+CREATE TABLE IF NOT EXISTS ref.bands (floor DOUBLE, band VARCHAR, provisional BOOLEAN);
+
+CREATE TABLE IF NOT EXISTS marts.province_monthly (
+    month DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
+    total_score DOUBLE, rank INTEGER, ranked_of INTEGER, band VARCHAR,
+    band_is_provisional BOOLEAN, national_avg_score DOUBLE, best_score DOUBLE,
+    gap_to_best DOUBLE, score_change DOUBLE, is_final BOOLEAN, captured_at TIMESTAMPTZ,
+    is_synthetic BOOLEAN);
+
+CREATE TABLE IF NOT EXISTS marts.group_monthly (
+    month DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
+    group_code VARCHAR, group_name VARCHAR, score DOUBLE, max_score DOUBLE,
+    points_lost DOUBLE, national_avg_score DOUBLE, best_score DOUBLE, rank INTEGER,
+    ranked_of INTEGER, captured_at TIMESTAMPTZ, is_synthetic BOOLEAN);
+
+CREATE TABLE IF NOT EXISTS marts.metric_monthly (
+    month DATE, province_id VARCHAR, province_code VARCHAR, group_code VARCHAR,
+    metric_code VARCHAR, metric_name VARCHAR, numerator DOUBLE, denominator DOUBLE,
+    ratio DOUBLE, score DOUBLE, max_score DOUBLE, points_lost DOUBLE, rule VARCHAR,
+    threshold DOUBLE, score_source VARCHAR, data_quality_status VARCHAR,
+    data_quality_message VARCHAR, captured_at TIMESTAMPTZ, is_synthetic BOOLEAN);
+
+CREATE TABLE IF NOT EXISTS marts.unit_points_lost (
+    month DATE, province_id VARCHAR, province_code VARCHAR, unit_id VARCHAR,
+    unit_name VARCHAR, unit_type VARCHAR, group_code VARCHAR, metric_code VARCHAR,
+    numerator DOUBLE, denominator DOUBLE, points_lost DOUBLE, method VARCHAR, note VARCHAR,
+    is_synthetic BOOLEAN);
+
+CREATE TABLE IF NOT EXISTS audit.validation_results (
+    run_id VARCHAR, validated_at TIMESTAMPTZ, months VARCHAR, suite VARCHAR,
+    dataset VARCHAR, expectation VARCHAR, columns VARCHAR, success BOOLEAN,
+    blocking BOOLEAN, element_count BIGINT, unexpected_count BIGINT, examples VARCHAR);
+
+-- Every unit's counts per metric, whichever shape the portal sent them in:
+-- metrics[] rows as reported, tree-endpoint metrics (TDGQ, TTTT) from their raw
+-- parameters, CLGQ as its group score only (formula unknown).
+CREATE OR REPLACE VIEW marts.unit_metric_counts AS
+WITH unit_types AS (
+    -- tree endpoints give only a level; the metrics endpoints give the unit's type
+    SELECT month, province_id, unit_id, any_value(unit_type) AS known_type
+    FROM staging.unit_group_scores WHERE unit_type IS NOT NULL GROUP BY ALL
+), tree AS (
+    SELECT p.month, p.province_id, p.province_code, p.unit_id, p.unit_name,
+           coalesce(p.unit_type, ut.known_type) AS unit_type,
+           p.unit_level, p.is_province, m.group_code, m.metric_code, m.metric_name,
+           m.max_score, m.threshold, m.score_if_empty, m.max_score = g.max_score AS whole_group,
+           max(p.value) FILTER (WHERE p.parameter = m.numerator_param) AS numerator,
+           max(p.value) FILTER (WHERE p.parameter = m.denominator_param) AS denominator,
+           max(p.captured_at) AS captured_at, bool_or(p.is_synthetic) AS is_synthetic
+    FROM staging.unit_parameters p
+    LEFT JOIN unit_types ut USING (month, province_id, unit_id)
+    JOIN ref.metrics m ON m.group_code = p.group_code
+                      AND p.parameter IN (m.numerator_param, m.denominator_param)
+    JOIN ref.groups g ON g.group_code = m.group_code
+    GROUP BY ALL
+)
+SELECT month, province_id, province_code, unit_id, unit_name, unit_type, unit_level,
+       is_province, group_code, metric_code, metric_name, numerator, denominator, ratio,
+       score, max_score, 'portal' AS score_source, data_quality_status,
+       data_quality_message, captured_at, is_synthetic
+FROM staging.unit_metrics
+UNION ALL BY NAME
+SELECT t.* EXCLUDE (threshold, score_if_empty, whole_group),
+       CASE WHEN t.denominator > 0 THEN round(100 * t.numerator / t.denominator, 2) END AS ratio,
+       CASE WHEN t.whole_group THEN u.score
+            WHEN t.denominator > 0
+            THEN least(t.max_score, t.max_score * (100 * t.numerator / t.denominator)
+                                    / coalesce(t.threshold, 100))
+            ELSE t.score_if_empty END AS score,
+       CASE WHEN t.whole_group THEN 'portal' ELSE 'recomputed' END AS score_source,
+       NULL AS data_quality_status, NULL AS data_quality_message
+FROM tree t
+LEFT JOIN staging.unit_group_scores u USING (month, province_id, unit_id, group_code)
+UNION ALL BY NAME
+SELECT u.month, u.province_id, u.province_code, u.unit_id, u.unit_name,
+       coalesce(u.unit_type, ut.known_type) AS unit_type,
+       u.unit_level, u.is_province, u.group_code, m.metric_code, m.metric_name,
+       NULL AS numerator, NULL AS denominator, u.ratio, u.score, u.max_score,
+       'portal_group' AS score_source, NULL AS data_quality_status,
+       NULL AS data_quality_message, u.captured_at, u.is_synthetic
+FROM staging.unit_group_scores u
+LEFT JOIN unit_types ut USING (month, province_id, unit_id)
+JOIN ref.metrics m ON m.group_code = u.group_code AND m.rule = 'unknown';

@@ -1,0 +1,26 @@
+"""The one monthly partitions definition shared by assets, jobs and schedules.
+
+Keys are Dagster's monthly default (``2026-08-01``). The range starts with the
+34-province era (2025-07) and includes the current, still open month.
+"""
+
+from datetime import date
+
+import dagster as dg
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+FIRST_MONTH = "2025-07-01"
+
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=FIRST_MONTH, timezone=TIMEZONE, end_offset=1
+)
+
+
+def month_from_key(key: str) -> date:
+    return date.fromisoformat(key)
+
+
+def months_in_window(context: dg.AssetExecutionContext) -> list[date]:
+    """Every month a run covers: one partition or a single-run backfill range."""
+    keys = context.partition_keys
+    return sorted(month_from_key(k) for k in keys)

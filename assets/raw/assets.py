@@ -1,0 +1,59 @@
+"""raw/portal_captures: one month's responses from the portal, kept byte for byte."""
+
+import dagster as dg
+
+from assets.partitions import monthly_partitions, months_in_window
+from assets.resources import ChisoSettings, PortalResource
+from assets.sources.endpoints import month_key
+from assets.sources.portal import PortalError
+
+from .crawl import crawl_month
+from .store import RawStore
+
+
+@dg.asset(
+    key=["raw", "portal_captures"],
+    group_name="raw",
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    # The client already retries each request; this retries the whole crawl later,
+    # for an outage longer than the client's patience. Bad content is not retried.
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL),
+    pool="portal",
+    kinds={"python", "json"},
+    description="The national summary and, for each configured province, the six group "
+                "endpoints, saved immutably under <data>/raw with a manifest per crawl.",
+)
+def portal_captures(context: dg.AssetExecutionContext, chiso: ChisoSettings,
+                    portal: PortalResource) -> dg.MaterializeResult:
+    client = portal.client()
+    store = RawStore(chiso.raw_dir)
+    per_month = {}
+    for month in months_in_window(context):
+        try:
+            result = crawl_month(client, store, month, chiso.province_codes,
+                                 log=context.log.debug)
+        except PortalError as exc:
+            context.log.error(str(exc))
+            if exc.retryable:
+                raise
+            raise dg.Failure(
+                description=f"Portal crawl of {month_key(month)} failed: {exc}",
+                metadata={"endpoint": exc.endpoint, "period": exc.period,
+                          "province": exc.province, "raw_path": exc.raw_path or "",
+                          "source": client.description},
+                allow_retries=False,
+            ) from exc
+        per_month[month_key(month)] = result
+        context.log.info(
+            f"{month_key(month)}: {result.responses} responses "
+            f"({result.new_files} new files, {result.bytes / 1e6:.1f} MB) for "
+            f"{len(result.provinces)} provinces; manifest {result.manifest_path}")
+    return dg.MaterializeResult(metadata={
+        "source": client.description,
+        "responses": sum(r.responses for r in per_month.values()),
+        "new_files": sum(r.new_files for r in per_month.values()),
+        "megabytes": round(sum(r.bytes for r in per_month.values()) / 1e6, 2),
+        "provinces": len(next(iter(per_month.values())).provinces) if per_month else 0,
+        "manifests": "\n".join(str(r.manifest_path) for r in per_month.values()),
+    })

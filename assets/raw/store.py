@@ -1,0 +1,158 @@
+"""The raw layer: every portal response kept byte-for-byte, never overwritten.
+
+Layout under ``<data>/raw``::
+
+    <endpoint>/<yyyy-mm>/<province>/<captured_at>-p<page>-<sha12>.<ext>   the bytes
+    ...same name....meta.json                                              first capture
+    _sessions/<yyyy-mm>/<started_at>.json                                  one crawl
+
+A response identical to one already kept for the same endpoint, month, province
+and page (same sha256) is not written again: the session manifest records the
+new capture time and points at the existing file.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from assets.sources.endpoints import month_key, safe_segment
+from assets.sources.portal import PortalResponse
+
+SESSIONS = "_sessions"
+
+
+def stamp(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Capture:
+    """One response as the manifest records it."""
+
+    endpoint: str
+    group_code: str | None
+    url: str
+    payload: dict
+    month: str
+    province_id: str | None
+    province_code: str
+    page: int
+    http_status: int
+    content_type: str
+    captured_at: str
+    sha256: str
+    bytes: int
+    path: str  # relative to the raw root
+    reused: bool  # same bytes already kept: no new file written
+    origin: dict = field(default_factory=dict)
+
+
+class RawStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def save(self, resp: PortalResponse, *, month: date, province_code: str,
+             province_id: str | None) -> Capture:
+        sha = hashlib.sha256(resp.body).hexdigest()
+        page = int(resp.payload.get("currentPage", 1))
+        folder = (self.root / safe_segment(resp.endpoint.name) / month_key(month)
+                  / safe_segment(province_code))
+        ext = "json" if "json" in resp.content_type.lower() else "bin"
+        candidates = sorted(folder.glob(f"*-p{page:03d}-{sha[:12]}.*")) if folder.exists() else []
+        existing = [p for p in candidates if not p.name.endswith(".meta.json")
+                    and hashlib.sha256(p.read_bytes()).hexdigest() == sha]
+        if existing:
+            path, reused = existing[0], True
+        else:
+            path = folder / f"{stamp(resp.captured_at)}-p{page:03d}-{sha[:12]}.{ext}"
+            write_atomic(path, resp.body)
+            reused = False
+        capture = Capture(
+            endpoint=resp.endpoint.name, group_code=resp.endpoint.group_code, url=resp.url,
+            payload=resp.payload, month=month_key(month), province_id=province_id,
+            province_code=province_code, page=page, http_status=resp.status,
+            content_type=resp.content_type, captured_at=resp.captured_at.isoformat(),
+            sha256=sha, bytes=len(resp.body), path=str(path.relative_to(self.root)),
+            reused=reused, origin=resp.origin,
+        )
+        if not reused:
+            meta = path.with_name(path.name + ".meta.json")
+            write_atomic(meta, json.dumps(asdict(capture), ensure_ascii=False, indent=1).encode())
+        return capture
+
+    def read_verified(self, capture: dict) -> bytes:
+        """The kept bytes of a capture, refused if they no longer match the manifest."""
+        path = self.root / capture["path"]
+        body = path.read_bytes()
+        if hashlib.sha256(body).hexdigest() != capture["sha256"]:
+            raise ValueError(f"raw file {path} no longer matches its sha256 in the manifest")
+        return body
+
+    def abspath(self, capture: dict) -> Path:
+        return self.root / capture["path"]
+
+
+class CaptureSession:
+    """One crawl of one month: its manifest is written when it ends, complete or failed."""
+
+    def __init__(self, store: RawStore, month: date, source: str):
+        self.store, self.month = store, month
+        self.started_at = datetime.now(UTC)
+        self.source = source
+        self.captures: list[Capture] = []
+
+    def keep(self, resp: PortalResponse, *, province_code: str, province_id: str | None):
+        capture = self.store.save(resp, month=self.month, province_code=province_code,
+                                  province_id=province_id)
+        self.captures.append(capture)
+        return _Saved(capture, self.store.root / capture.path)
+
+    def finish(self, status: str, error: str | None = None) -> Path:
+        manifest = {
+            "month": month_key(self.month),
+            "status": status,
+            "error": error,
+            "source": self.source,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "captures": [asdict(c) for c in self.captures],
+        }
+        path = (self.store.root / SESSIONS / month_key(self.month)
+                / f"{stamp(self.started_at)}.json")
+        write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+        return path
+
+
+@dataclass
+class _Saved:
+    capture: Capture
+    path: Path
+
+
+def latest_complete_session(store: RawStore, month: date) -> tuple[Path, dict] | None:
+    folder = store.root / SESSIONS / month_key(month)
+    if not folder.exists():
+        return None
+    for path in sorted(folder.glob("*.json"), reverse=True):
+        manifest = json.loads(path.read_text("utf-8"))
+        if manifest.get("status") == "complete":
+            return path, manifest
+    return None

@@ -1,0 +1,69 @@
+"""Runtime configuration, read from the environment in one place.
+
+Every knob an operator can turn is listed here with its default, so the README,
+the code and the tests agree on names.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_FOCUS_PROVINCE = "H60"  # Tuyên Quang after the 2025 merger
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    portal_url: str
+    provinces: tuple[str, ...] | None  # None: every province in the national summary
+    focus_province: str
+    portal_pause_s: float
+    portal_timeout_s: float
+    portal_max_attempts: int
+    portal_token: str | None
+
+    @property
+    def portal_is_http(self) -> bool:
+        return self.portal_url.startswith(("http://", "https://"))
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "chiso766.duckdb"
+
+    @property
+    def published_path(self) -> Path:
+        return self.data_dir / "published" / "chiso766.duckdb"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def default_replay_dir() -> Path:
+    return PROJECT_ROOT / "data" / "portal-replay"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("CHISO_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+    portal_url = env.get("CHISO_PORTAL_URL") or str(default_replay_dir())
+    provinces_raw = (env.get("CHISO_PROVINCES") or "").strip()
+    provinces = None
+    if provinces_raw and provinces_raw.lower() != "all":
+        provinces = tuple(p.strip().upper() for p in provinces_raw.split(",") if p.strip())
+    return Settings(
+        data_dir=data_dir,
+        portal_url=portal_url,
+        provinces=provinces,
+        focus_province=(env.get("CHISO_FOCUS_PROVINCE") or DEFAULT_FOCUS_PROVINCE).upper(),
+        portal_pause_s=float(env.get("CHISO_PORTAL_PAUSE_S", "1.0")),
+        portal_timeout_s=float(env.get("CHISO_PORTAL_TIMEOUT_S", "60")),
+        portal_max_attempts=int(env.get("CHISO_PORTAL_MAX_ATTEMPTS", "5")),
+        portal_token=env.get("CHISO_PORTAL_TOKEN") or None,
+    )

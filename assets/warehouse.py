@@ -1,0 +1,127 @@
+"""The DuckDB warehouse: schemas, reference tables and month-replacing writes.
+
+Schema = asset key prefix, table = asset name (``staging/unit_metrics`` is
+``staging.unit_metrics``). Every write replaces whole months inside one
+transaction, so reruns and re-executions never duplicate or lose rows.
+"""
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.domain.catalogue import BANDS, GROUPS, METRICS
+from assets.staging.parse import SCHEMAS
+
+SQL_DIR = Path(__file__).parent / "marts" / "sql"
+
+_DUCK_TYPES = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
+               pl.Float64: "DOUBLE", pl.Int32: "INTEGER", pl.Int64: "BIGINT"}
+
+STAGING_TABLES = tuple(f"staging.{t}" for t in SCHEMAS)
+MART_TABLES = ("marts.province_monthly", "marts.group_monthly", "marts.metric_monthly",
+               "marts.unit_points_lost")
+AUDIT_TABLES = ("audit.validation_results",)
+_WRITABLE = frozenset(STAGING_TABLES + MART_TABLES + AUDIT_TABLES)
+
+
+def _duck_type(dtype) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ"
+    return _DUCK_TYPES[dtype]
+
+
+def _table(name: str) -> str:
+    """Identifiers go into SQL text only from the fixed list above."""
+    if name not in _WRITABLE:
+        raise ValueError(f"not a warehouse table: {name}")
+    return name
+
+
+def read_sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text("utf-8")
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    for schema in ("ref", "staging", "marts", "audit"):
+        con.execute("CREATE SCHEMA IF NOT EXISTS " + schema)
+    for table, schema in SCHEMAS.items():
+        cols = ", ".join(f"{c} {_duck_type(t)}" for c, t in schema.items())
+        con.execute("CREATE TABLE IF NOT EXISTS " + _table(f"staging.{table}") + f" ({cols})")
+    con.execute(read_sql("schema"))
+
+
+def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """ref.groups, ref.metrics and ref.bands from the catalogue: one source of truth."""
+    con.execute("BEGIN")
+    con.execute("DELETE FROM ref.groups")
+    con.executemany("INSERT INTO ref.groups VALUES (?, ?, ?, ?, ?)",
+                    [(g.code, g.name_vi, g.name_en, g.max_score, g.endpoint)
+                     for g in GROUPS.values()])
+    con.execute("DELETE FROM ref.metrics")
+    con.executemany("INSERT INTO ref.metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(m.code, m.group_code, m.name_vi, m.max_score, m.rule, m.threshold,
+                      m.score_if_empty, m.numerator_param, m.denominator_param)
+                     for m in METRICS.values()])
+    con.execute("DELETE FROM ref.bands")
+    con.executemany("INSERT INTO ref.bands VALUES (?, ?, true)", list(BANDS))
+    con.execute("COMMIT")
+
+
+def replace_months(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame],
+                   months: list[date]) -> dict[str, int]:
+    """Replace the given months of several staging tables in one transaction."""
+    counts = {}
+    con.execute("BEGIN")
+    try:
+        for table, frame in frames.items():
+            name = _table(table)
+            con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
+                        {"months": months})
+            con.register("incoming", frame.to_arrow())
+            con.execute("INSERT INTO " + name + " BY NAME SELECT * FROM incoming")  # noqa: S608 (fixed table list)
+            con.unregister("incoming")
+            counts[table] = frame.height
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def rebuild_mart_months(con: duckdb.DuckDBPyConnection, table: str,
+                        months: list[date]) -> int:
+    """Delete the months from a mart and insert them again from its SQL file."""
+    name = _table(table)
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
+                    {"months": months})
+        con.execute("INSERT INTO " + name + " BY NAME " + read_sql(table.split(".")[1]),
+                    {"months": months})
+        n = con.execute("SELECT count(*) FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
+                        {"months": months}).fetchone()[0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return n
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    con.register("incoming", frame.to_arrow())
+    try:
+        con.execute("INSERT INTO " + _table(table) + " BY NAME SELECT * FROM incoming")  # noqa: S608 (fixed table list)
+    finally:
+        con.unregister("incoming")
+
+
+def months_after(con: duckdb.DuckDBPyConnection, months: list[date]) -> list[date]:
+    """The months a change to ``months`` also touches (their month-over-month change)."""
+    nxt = sorted({date(m.year + m.month // 12, m.month % 12 + 1, 1) for m in months})
+    have = con.execute(
+        "SELECT DISTINCT month FROM staging.national_summary WHERE list_contains($m, month)",
+        {"m": nxt}).fetchall()
+    return sorted(set(months) | {r[0] for r in have})

@@ -1,0 +1,119 @@
+"""Expectation suites, written as code: what every staged dataset must satisfy.
+
+Each suite is a list of (GX expectation class name, arguments). They are plain
+data so the code location loads without importing Great Expectations; the
+runner (checks/gx_runner.py) builds the real suites when a run validates.
+A suite whose ``blocking`` is true stops the load when any expectation fails.
+"""
+
+from dataclasses import dataclass
+
+from assets.domain.catalogue import GROUP_CODES, GROUPS, METRICS
+
+E = tuple[str, dict]
+
+
+def _not_null(*cols: str) -> list[E]:
+    return [("ExpectColumnValuesToNotBeNull", {"column": c}) for c in cols]
+
+
+def _score_within_max(score: str = "score", max_col: str = "max_score") -> list[E]:
+    return [
+        ("ExpectColumnValuesToBeBetween", {"column": score, "min_value": 0}),
+        ("ExpectColumnPairValuesAToBeGreaterThanB",
+         {"column_A": max_col, "column_B": score, "or_equal": True,
+          "ignore_row_if": "either_value_is_missing"}),
+    ]
+
+
+def _ratio_pct(col: str = "ratio") -> E:
+    return ("ExpectColumnValuesToBeBetween", {"column": col, "min_value": 0, "max_value": 100})
+
+
+def _within(col: str, tolerance: float) -> E:
+    return ("ExpectColumnValuesToBeBetween",
+            {"column": col, "min_value": -tolerance, "max_value": tolerance})
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str  # also the Dagster check name
+    dataset: str  # staged table or summary it runs on
+    description: str
+    expectations: list[E]
+    # columns that locate a failing row in a message: the file, the unit, the field
+    locate: tuple[str, ...]
+    blocking: bool = True
+
+
+UNIT_KEY = ("month", "province_id", "unit_id")
+METRIC_SHAPE_CODES = sorted(c for c, m in METRICS.items()
+                            if GROUPS[m.group_code].endpoint in
+                            ("transparency", "handling-satisfaction", "dossier-digitized"))
+
+SUITES: tuple[Suite, ...] = (
+    Suite("unit_metrics_valid", "unit_metrics",
+          "keys present and unique; known metric codes; 0 ≤ score ≤ max; 0 ≤ ratio ≤ 100; "
+          "0 ≤ numerator ≤ denominator",
+          [*_not_null(*UNIT_KEY, "group_code", "metric_code", "max_score", "captured_at",
+                      "raw_sha256"),
+           ("ExpectCompoundColumnsToBeUnique", {"column_list": [*UNIT_KEY, "metric_code"]}),
+           ("ExpectColumnValuesToBeInSet", {"column": "metric_code",
+                                            "value_set": METRIC_SHAPE_CODES}),
+           *_score_within_max(), _ratio_pct(),
+           ("ExpectColumnValuesToBeBetween", {"column": "numerator", "min_value": 0}),
+           ("ExpectColumnValuesToBeBetween", {"column": "denominator", "min_value": 0}),
+           ("ExpectColumnPairValuesAToBeGreaterThanB",
+            {"column_A": "denominator", "column_B": "numerator", "or_equal": True,
+             "ignore_row_if": "either_value_is_missing"})],
+          ("raw_path", "unit_name", "unit_id", "metric_code")),
+    Suite("unit_group_scores_valid", "unit_group_scores",
+          "keys present and unique; 0 ≤ score ≤ max; 0 ≤ ratio ≤ 100",
+          [*_not_null(*UNIT_KEY, "group_code", "score", "max_score", "captured_at",
+                      "raw_sha256"),
+           ("ExpectCompoundColumnsToBeUnique", {"column_list": [*UNIT_KEY, "group_code"]}),
+           ("ExpectColumnValuesToBeInSet", {"column": "group_code",
+                                            "value_set": list(GROUP_CODES)}),
+           *_score_within_max(), _ratio_pct()],
+          ("raw_path", "unit_name", "unit_id", "group_code")),
+    Suite("unit_parameters_valid", "unit_parameters",
+          "keys present and unique; counts not negative",
+          [*_not_null(*UNIT_KEY, "group_code", "parameter", "captured_at", "raw_sha256"),
+           ("ExpectCompoundColumnsToBeUnique",
+            {"column_list": [*UNIT_KEY, "group_code", "parameter"]}),
+           ("ExpectColumnValuesToBeBetween", {"column": "value", "min_value": 0})],
+          ("raw_path", "unit_name", "unit_id", "parameter")),
+    Suite("national_summary_valid", "national_summary",
+          "one row per province and month; 0 ≤ group score ≤ group max; total ≤ 100",
+          [*_not_null("month", "province_id", "province_code", "province_name",
+                      "total_score", "captured_at", "raw_sha256"),
+           ("ExpectCompoundColumnsToBeUnique", {"column_list": ["month", "province_id"]}),
+           ("ExpectCompoundColumnsToBeUnique", {"column_list": ["month", "province_code"]}),
+           ("ExpectColumnValuesToBeBetween", {"column": "total_score", "min_value": 0,
+                                              "max_value": 100}),
+           *[("ExpectColumnValuesToBeBetween",
+              {"column": g.lower(), "min_value": 0, "max_value": GROUPS[g].max_score})
+             for g in GROUP_CODES]],
+          ("raw_path", "province_name", "province_code")),
+    Suite("group_equals_sum_of_metrics", "group_totals",
+          "a unit's group score equals the sum of its metric scores within 0.02",
+          [_within("difference", 0.02)],
+          ("raw_path", "unit_name", "unit_id", "group_code")),
+    Suite("total_equals_sum_of_groups", "national_totals",
+          "a province's total equals the sum of its six group scores within 0.05",
+          [_within("difference", 0.05)],
+          ("raw_path", "province_name", "province_code")),
+    Suite("rows_match_declared_total", "response_counts",
+          "rows staged from a response equal its pagination.total",
+          [("ExpectColumnPairValuesToBeEqual", {"column_A": "declared_total", "column_B": "rows"})],
+          ("raw_path", "province_id", "endpoint")),
+    Suite("province_count_for_era", "province_counts",
+          "the national summary lists the era's number of provinces (63 before 2025-07, 34 after)",
+          [("ExpectColumnPairValuesToBeEqual", {"column_A": "expected", "column_B": "provinces"})],
+          ("month",)),
+    Suite("summary_agrees_with_group_endpoints", "group_cross_check",
+          "the national summary's group score equals the group endpoint's province total "
+          "within 0.05 (warning: the two are captured minutes apart in an open month)",
+          [_within("difference", 0.05)],
+          ("raw_path", "province_code", "group_code"), blocking=False),
+)

@@ -1,0 +1,1 @@
+"""The code location: wires assets, checks, resources, jobs and schedules. Nothing imports it."""

@@ -1,0 +1,24 @@
+"""Resources built from the environment (assets/settings.py lists every variable)."""
+
+import dagster as dg
+
+from assets.resources import ChisoSettings, PortalResource, WarehouseResource
+from assets.settings import Settings
+
+
+def build_resources(settings: Settings) -> dict:
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "chiso": ChisoSettings(
+            data_dir=str(settings.data_dir),
+            provinces=",".join(settings.provinces) if settings.provinces else "all",
+            focus_province=settings.focus_province,
+        ),
+        "portal": PortalResource(
+            url=settings.portal_url, pause_s=settings.portal_pause_s,
+            timeout_s=settings.portal_timeout_s, max_attempts=settings.portal_max_attempts,
+            # An EnvVar is resolved at run time and never shown in the UI or in logs.
+            token=dg.EnvVar("CHISO_PORTAL_TOKEN") if settings.portal_token else None,
+        ),
+        "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
+    }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up, then run the whole pipeline on the bundled data: the real Phú Thọ captures
+# of 08/2026 plus a deterministic synthetic sample (34 provinces, 06–11/2026).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$CHISO_ROOT"
+bash scripts/setup.sh
+FIRST="${CHISO_DEMO_FIRST_MONTH:-2026-06-01}"
+LAST="${CHISO_DEMO_LAST_MONTH:-2026-11-01}"
+if [ -z "${CHISO_PORTAL_URL:-}" ]; then
+  echo "== generating the bundled replay sample into data/portal-replay"
+  python -m tools.synthetic --out data/portal-replay --months "${FIRST:0:7}:${LAST:0:7}"
+fi
+echo "== running every asset for ${FIRST:0:7} .. ${LAST:0:7} (one Dagster run)"
+dg launch --assets '*' --partition-range "${FIRST}...${LAST}"
+echo
+python -m assets.publish.summary
+DATA="${CHISO_DATA_DIR:-$CHISO_ROOT/data}"
+cat <<MSG
+
+Results
+  published (open this one):  $DATA/published/chiso766.duckdb   (read-only copy)
+  marts:      marts.province_monthly, marts.group_monthly, marts.metric_monthly,
+              marts.unit_points_lost       validations: audit.validation_results
+  raw captures and manifests: $DATA/raw/   (one manifest per crawl in raw/_sessions/)
+  e.g.  duckdb -readonly $DATA/published/chiso766.duckdb \\
+          "SELECT * FROM marts.group_monthly WHERE province_code='H60' ORDER BY month, points_lost DESC"
+  UI:   source scripts/env.sh && dg dev --host 127.0.0.1 --port 3000
+MSG
