@@ -51,6 +51,7 @@ mart_assets = [_mart(name, deps, desc) for name, (deps, desc) in MARTS.items()]
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "unit_points_lost"]), blocking=True,
+                pool="duckdb_warehouse",
                 description="Exact unit shares add up to the province's points lost on each "
                             "metric (within 0.02).")
 def unit_shares_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:

@@ -9,9 +9,9 @@ WITH long AS (
 )
 SELECT l.month, l.province_id, l.province_code, l.province_name,
        upper(l.group_key) AS group_code, g.group_name, l.score, g.max_score,
-       g.max_score - l.score AS points_lost,
+       round(g.max_score - l.score, 2) AS points_lost,
        coalesce(a.national_avg_score,
-                avg(l.score) OVER (PARTITION BY l.month, l.group_key)) AS national_avg_score,
+                round(avg(l.score) OVER (PARTITION BY l.month, l.group_key), 2)) AS national_avg_score,
        max(l.score) OVER (PARTITION BY l.month, l.group_key) AS best_score,
        rank() OVER (PARTITION BY l.month, l.group_key ORDER BY l.score DESC) AS rank,
        count(*) OVER (PARTITION BY l.month, l.group_key) AS ranked_of,

@@ -14,11 +14,12 @@ SELECT ns.month, ns.province_id, ns.province_code, ns.province_name, ns.total_sc
        (SELECT b.band FROM ref.bands b WHERE ns.total_score >= b.floor
         ORDER BY b.floor DESC LIMIT 1) AS band,
        true AS band_is_provisional,
-       coalesce(avg_.total_score, avg(ns.total_score) OVER (PARTITION BY ns.month))
+       coalesce(avg_.total_score, round(avg(ns.total_score) OVER (PARTITION BY ns.month), 2))
            AS national_avg_score,
        max(ns.total_score) OVER (PARTITION BY ns.month) AS best_score,
-       max(ns.total_score) OVER (PARTITION BY ns.month) - ns.total_score AS gap_to_best,
-       ns.total_score - prev.previous_total AS score_change,
+       -- scores have two decimals; so do differences of them
+       round(max(ns.total_score) OVER (PARTITION BY ns.month) - ns.total_score, 2) AS gap_to_best,
+       round(ns.total_score - prev.previous_total, 2) AS score_change,
        -- a month keeps moving until some days after it ends
        ns.captured_at >= CAST(ns.month + INTERVAL 1 MONTH + INTERVAL 5 DAY AS TIMESTAMPTZ)
            AS is_final,

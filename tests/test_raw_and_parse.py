@@ -1,0 +1,114 @@
+"""The raw layer keeps bytes exactly; staging parses them into typed rows without guessing."""
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from conftest import AUGUST, PHU_THO, SAMPLES
+
+from assets.raw.store import CaptureSession, RawStore, latest_complete_session
+from assets.sources.endpoints import GROUP_ENDPOINTS, month_payload, safe_segment
+from assets.sources.portal import PortalResponse
+from assets.staging.parse import Rows, StagingError, parse_capture
+
+
+def response(group: str, body: bytes, when: datetime) -> PortalResponse:
+    ep = GROUP_ENDPOINTS[group]
+    return PortalResponse(ep, "replay:x", month_payload(ep, AUGUST, province_id=PHU_THO), 201,
+                          "application/json; charset=utf-8", body, when)
+
+
+def test_a_capture_is_kept_byte_for_byte_and_never_written_twice(tmp_path):
+    body = (SAMPLES / "transparency" / "month-all.json").read_bytes()
+    store = RawStore(tmp_path)
+    first = CaptureSession(store, AUGUST, "test")
+    a = first.keep(response("CKMB", body, datetime(2026, 9, 1, tzinfo=UTC)),
+                   province_code="H44", province_id=PHU_THO).capture
+    first.finish("complete")
+    second = CaptureSession(store, AUGUST, "test")
+    b = second.keep(response("CKMB", body, datetime(2026, 9, 2, tzinfo=UTC)),
+                    province_code="H44", province_id=PHU_THO).capture
+    second.finish("complete")
+
+    assert (tmp_path / a.path).read_bytes() == body
+    assert a.sha256 == hashlib.sha256(body).hexdigest() and a.bytes == len(body)
+    assert "transparency/2026-08/H44/20260901T" in a.path  # endpoint, period, province, time
+    assert b.reused and b.path == a.path and b.captured_at != a.captured_at
+    meta = json.loads((tmp_path / (a.path + ".meta.json")).read_text())
+    assert meta["payload"]["rootDepartmentId"] == PHU_THO and meta["http_status"] == 201
+    _, manifest = latest_complete_session(store, AUGUST)
+    assert manifest["captures"][0]["captured_at"] == b.captured_at
+
+
+def test_changed_bytes_get_a_new_file_and_tampering_is_detected(tmp_path):
+    body = (SAMPLES / "transparency" / "month-all.json").read_bytes()
+    store = RawStore(tmp_path)
+    s = CaptureSession(store, AUGUST, "test")
+    a = s.keep(response("CKMB", body, datetime(2026, 9, 1, tzinfo=UTC)), province_code="H44",
+               province_id=PHU_THO).capture
+    b = s.keep(response("CKMB", body + b" ", datetime(2026, 9, 2, tzinfo=UTC)),
+               province_code="H44", province_id=PHU_THO).capture
+    assert a.path != b.path and not b.reused
+    (tmp_path / a.path).chmod(0o644)
+    (tmp_path / a.path).write_bytes(body.replace(b"7.96", b"9.96"))
+    with pytest.raises(ValueError, match="no longer matches its sha256"):
+        store.read_verified({"path": a.path, "sha256": a.sha256})
+
+
+def test_a_failed_crawl_is_not_what_staging_reads(tmp_path):
+    store = RawStore(tmp_path)
+    CaptureSession(store, AUGUST, "test").finish("complete")
+    CaptureSession(store, AUGUST, "test").finish("failed", "HTTP 503")
+    _, manifest = latest_complete_session(store, AUGUST)
+    assert manifest["status"] == "complete"
+
+
+def test_portal_values_never_become_unsafe_paths():
+    for name in ("../../x", "a/b", "x\x00y", "..", ""):
+        seg = safe_segment(name)
+        assert "/" not in seg and "\x00" not in seg and seg not in ("", ".", "..")
+
+
+def parse(group: str, body: bytes) -> Rows:
+    rows = Rows()
+    capture = {"endpoint": GROUP_ENDPOINTS[group].name, "path": "x.json",
+               "province_id": PHU_THO, "province_code": "H44", "page": 1,
+               "captured_at": "2026-09-26T11:20:53+00:00", "http_status": 201,
+               "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body), "origin": {}}
+    parse_capture(capture, body, rows, date(2026, 8, 1))
+    return rows
+
+
+def test_nulls_stay_null_and_flags_are_kept():
+    rows = parse("CKMB", (SAMPLES / "transparency" / "month-all.json").read_bytes())
+    province = [r for r in rows.tables["unit_metrics"] if r["is_province"]]
+    by_code = {r["metric_code"]: r for r in province}
+    assert by_code["PUBLISH_ON_TIME"]["score"] is None
+    assert by_code["PUBLISH_ON_TIME"]["ratio"] is None
+    assert by_code["PUBLISH_ON_TIME"]["denominator"] == 0
+    assert by_code["DOSSIER_SYNC"]["data_quality_status"] == "TEMP_NATIONAL_REPORT_DENOMINATOR"
+    assert len(rows.tables["unit_group_scores"]) == 164  # the province and its 163 units
+    assert rows.tables["captures"][0]["declared_total"] == 163
+
+
+def test_tree_responses_keep_every_raw_parameter():
+    rows = parse("TDGQ", (SAMPLES / "dvc-progress-tree" / "month-all.json").read_bytes())
+    params = {(r["unit_id"], r["parameter"]): r["value"] for r in rows.tables["unit_parameters"]}
+    assert params[(PHU_THO, "totalReceived")] == 184513
+    assert params[(PHU_THO, "totalOnTime")] == 144625
+    assert rows.tables["captures"][0]["declared_total"] is None  # trees are not paginated
+
+
+@pytest.mark.parametrize("value,expected", [("87", "got str '87'"), (True, "got bool"),
+                                            (None, "null where a number is required")])
+def test_a_wrong_type_names_file_period_unit_and_field(value, expected):
+    doc = json.loads((SAMPLES / "transparency" / "month-all.json").read_bytes())
+    unit = doc["data"]["evaluation"][2]
+    key = "maxScore" if value is None else "numerator"
+    unit["metrics"][1][key] = value
+    with pytest.raises(StagingError) as err:
+        parse("CKMB", json.dumps(doc).encode())
+    msg = str(err.value)
+    assert expected in msg and "x.json" in msg and "2026-08" in msg
+    assert unit["departmentName"] in msg and f"field {key}" in msg
