@@ -11,11 +11,18 @@ if [ -z "${CHISO_PORTAL_URL:-}" ]; then
   echo "== generating the bundled replay sample into data/portal-replay"
   python -m tools.synthetic --out data/portal-replay --months "${FIRST:0:7}:${LAST:0:7}"
 fi
-echo "== running every asset for ${FIRST:0:7} .. ${LAST:0:7} (one Dagster run)"
-dg launch --assets '*' --partition-range "${FIRST}...${LAST}"
+DATA="${CHISO_DATA_DIR:-$CHISO_ROOT/data}"
+LOG="$DATA/logs/demo-run.log"
+mkdir -p "$(dirname "$LOG")"
+echo "== running job refresh_months for ${FIRST:0:7} .. ${LAST:0:7} (one Dagster run; log: $LOG)"
+if ! dg launch --job refresh_months --partition-range "${FIRST}...${LAST}" >"$LOG" 2>&1; then
+  grep -E "ERROR|Failure|failed" "$LOG" | tail -n 40 >&2 || tail -n 40 "$LOG" >&2
+  echo "The run failed; full log: $LOG" >&2
+  exit 1
+fi
+grep -E " - (INFO|WARNING) - " "$LOG" | sed -E 's/^.* - (INFO|WARNING) - [^ ]+ - [^ ]+ - //' || true
 echo
 python -m assets.publish.summary
-DATA="${CHISO_DATA_DIR:-$CHISO_ROOT/data}"
 cat <<MSG
 
 Results
@@ -23,7 +30,7 @@ Results
   marts:      marts.province_monthly, marts.group_monthly, marts.metric_monthly,
               marts.unit_points_lost       validations: audit.validation_results
   raw captures and manifests: $DATA/raw/   (one manifest per crawl in raw/_sessions/)
-  e.g.  duckdb -readonly $DATA/published/chiso766.duckdb \\
-          "SELECT * FROM marts.group_monthly WHERE province_code='H60' ORDER BY month, points_lost DESC"
+  query: .venv/bin/python -m assets.publish.summary --province H44   (any province)
+         or duckdb.connect('<that file>', read_only=True) from Python (README, "Results")
   UI:   source scripts/env.sh && dg dev --host 127.0.0.1 --port 3000
 MSG
