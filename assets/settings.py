@@ -22,6 +22,7 @@ class Settings:
     portal_pause_s: float
     portal_timeout_s: float
     portal_max_attempts: int
+    portal_backoff_s: float
     portal_token: str | None
 
     @property
@@ -65,5 +66,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_pause_s=float(env.get("CHISO_PORTAL_PAUSE_S", "1.0")),
         portal_timeout_s=float(env.get("CHISO_PORTAL_TIMEOUT_S", "60")),
         portal_max_attempts=int(env.get("CHISO_PORTAL_MAX_ATTEMPTS", "5")),
+        portal_backoff_s=float(env.get("CHISO_PORTAL_BACKOFF_S", "2.0")),
         portal_token=env.get("CHISO_PORTAL_TOKEN") or None,
     )

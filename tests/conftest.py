@@ -46,7 +46,8 @@ class Pipeline:
         self.settings = load_settings({
             "CHISO_DATA_DIR": str(self.data_dir), "CHISO_PORTAL_URL": portal_url,
             "CHISO_PROVINCES": provinces, "CHISO_FOCUS_PROVINCE": "H44",
-            "CHISO_PORTAL_PAUSE_S": "0",
+            "CHISO_PORTAL_PAUSE_S": "0", "CHISO_PORTAL_BACKOFF_S": "0.01",
+            "CHISO_PORTAL_MAX_ATTEMPTS": "3", "CHISO_PORTAL_TIMEOUT_S": "5",
         })
         self.defs = build_defs(self.settings)
 

@@ -90,8 +90,13 @@ class PortalClient(ABC):
     description: str
 
     @abstractmethod
-    def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext) -> PortalResponse:
-        """Perform one request; raise PortalUnavailable/PortalRejected when there is no answer."""
+    def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext,
+             keep: OnResponse | None = None) -> PortalResponse:
+        """Perform one request; raise PortalUnavailable/PortalRejected when there is no answer.
+
+        ``keep`` receives the answers that are not returned (a 503 before a retry, a 403
+        refusal), so the raw layer keeps them too; the returned one is the caller's.
+        """
 
     def fetch(self, endpoint: Endpoint, month: date, *, province_id: str | None = None,
               province: str = "national", on_response: OnResponse | None = None,
@@ -103,7 +108,7 @@ class PortalClient(ABC):
         while True:
             payload = month_payload(endpoint, month, province_id=province_id, page=page,
                                     page_size=page_size)
-            resp = self.send(endpoint, payload, ctx)
+            resp = self.send(endpoint, payload, ctx, keep=on_response)
             saved = on_response(resp) if on_response else None
             raw_path = getattr(saved, "path", None)
             data = decode_envelope(resp, ctx, str(raw_path) if raw_path else None)
@@ -215,7 +220,8 @@ class LivePortalClient(PortalClient):
         if gap > 0:
             self._sleep(gap)
 
-    def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext) -> PortalResponse:
+    def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext,
+             keep: OnResponse | None = None) -> PortalResponse:
         url = self.base_url + endpoint.path
         last_problem = "no attempt made"
         with self._lock:
@@ -231,12 +237,19 @@ class LivePortalClient(PortalClient):
                     resp = PortalResponse(endpoint, url, payload, r.status_code,
                                           r.headers.get("Content-Type", ""), r.content,
                                           datetime.now(UTC))
-                    if r.status_code in (401, 403):
+                    refused = r.status_code in (401, 403)
+                    if refused or r.status_code == 429 or r.status_code >= 500:
+                        saved = keep(resp) if keep else None
+                        raw_path = getattr(saved, "path", None)
+                        raw_path = str(raw_path) if raw_path else None
+                    if refused:
                         raise ctx.error(PortalRejected,
                                         f"HTTP {r.status_code}: the portal refused the request; "
-                                        "crawl stopped")
+                                        "crawl stopped", raw_path)
                     if r.status_code == 429 or r.status_code >= 500:
                         last_problem = f"HTTP {r.status_code}"
+                        if raw_path:
+                            last_problem += f", kept at {raw_path}"
                         wait = _retry_after_seconds(r.headers.get("Retry-After"))
                         if wait is not None:
                             delay = min(self.max_backoff_s, wait)
@@ -258,7 +271,8 @@ class ReplayPortalClient(PortalClient):
         index_path = self.directory / "index.json"
         self._index = json.loads(index_path.read_text("utf-8")) if index_path.exists() else {}
 
-    def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext) -> PortalResponse:
+    def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext,
+             keep: OnResponse | None = None) -> PortalResponse:
         rel = replay_relpath(endpoint, payload)
         path = self.directory / rel
         if not path.is_file():

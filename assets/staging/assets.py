@@ -52,6 +52,8 @@ def stage_months(store: RawStore, months: list[date]) -> tuple[dict[str, pl.Data
         path, manifest = found
         sessions[month_key(month)] = str(path)
         for capture in manifest["captures"]:
+            if capture["http_status"] not in (200, 201):
+                continue  # a 503 or 429 kept before a successful retry
             try:
                 body = store.read_verified(capture)
             except ValueError as exc:
