@@ -37,6 +37,11 @@ class ChisoSettings(dg.ConfigurableResource):
     def logs_dir(self) -> Path:
         return Path(self.data_dir) / "logs"
 
+    @property
+    def safety_stop_path(self) -> Path:
+        """Written when the portal refuses us; crawling stays off until a person removes it."""
+        return Path(self.data_dir) / "SAFETY_STOP.json"
+
 
 class PortalResource(dg.ConfigurableResource):
     """A live client for an http(s) URL, a replay client for a directory."""

@@ -24,6 +24,7 @@ class Settings:
     portal_max_attempts: int
     portal_backoff_s: float
     portal_token: str | None
+    crawl_retry_delay_s: float
 
     @property
     def portal_is_http(self) -> bool:
@@ -68,4 +69,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_max_attempts=int(env.get("CHISO_PORTAL_MAX_ATTEMPTS", "5")),
         portal_backoff_s=float(env.get("CHISO_PORTAL_BACKOFF_S", "2.0")),
         portal_token=env.get("CHISO_PORTAL_TOKEN") or None,
+        crawl_retry_delay_s=float(env.get("CHISO_CRAWL_RETRY_DELAY_S", "120")),
     )

@@ -20,10 +20,9 @@ _DUCK_TYPES = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
                pl.Float64: "DOUBLE", pl.Int32: "INTEGER", pl.Int64: "BIGINT"}
 
 STAGING_TABLES = tuple(f"staging.{t}" for t in SCHEMAS)
-MART_TABLES = ("marts.province_monthly", "marts.group_monthly", "marts.metric_monthly",
-               "marts.unit_points_lost")
 AUDIT_TABLES = ("audit.validation_results",)
-_WRITABLE = frozenset(STAGING_TABLES + MART_TABLES + AUDIT_TABLES)
+# Marts are written by assets/marts/assets.py::rebuild_months, from its own fixed list.
+_WRITABLE = frozenset(STAGING_TABLES + AUDIT_TABLES)
 
 
 def _duck_type(dtype) -> str:
@@ -51,6 +50,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f"{c} {_duck_type(t)}" for c, t in schema.items())
         con.execute("CREATE TABLE IF NOT EXISTS " + _table(f"staging.{table}") + f" ({cols})")
     con.execute(read_sql("schema"))
+    con.execute(read_sql("comments"))
 
 
 def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
@@ -89,25 +89,6 @@ def replace_months(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFram
         con.execute("ROLLBACK")
         raise
     return counts
-
-
-def rebuild_mart_months(con: duckdb.DuckDBPyConnection, table: str,
-                        months: list[date]) -> int:
-    """Delete the months from a mart and insert them again from its SQL file."""
-    name = _table(table)
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
-                    {"months": months})
-        con.execute("INSERT INTO " + name + " BY NAME " + read_sql(table.split(".")[1]),
-                    {"months": months})
-        n = con.execute("SELECT count(*) FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
-                        {"months": months}).fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return n
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

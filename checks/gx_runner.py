@@ -28,7 +28,7 @@ class ExpectationOutcome:
     examples: list[dict] = field(default_factory=list)
 
     def message(self) -> str:
-        lines = [f"{self.dataset}: {self.expectation}({self.columns}) failed on "
+        lines = [f"{self.suite} ({self.dataset}): {self.expectation}({self.columns}) failed on "
                  f"{self.unexpected_count} of {self.element_count} row(s)"]
         for ex in self.examples[:5]:
             lines.append("  - " + ", ".join(f"{k} {v}" for k, v in ex.items()))
@@ -76,16 +76,24 @@ _IDENTITY = ("column", "column_list", "column_A", "column_B", "min_value", "max_
              "value_set", "or_equal")
 
 
+def _plain(value):
+    """Dates as 2026-08-01, not pandas timestamps with a midnight."""
+    if hasattr(value, "date") and callable(value.date) and getattr(value, "hour", 1) == 0 \
+            and getattr(value, "minute", 1) == 0:
+        return value.date().isoformat()
+    return value
+
+
 def _examples(result: dict, suite: Suite, kwargs: dict) -> list[dict]:
     examples = []
     for item in (result.get("unexpected_index_list") or [])[:5]:
         if not isinstance(item, dict):
             continue
-        ex = {("file" if k == "raw_path" else k): v for k, v in item.items()}
+        ex = {("file" if k == "raw_path" else k): _plain(v) for k, v in item.items()}
         for key in ("column", "column_A", "column_B"):
             col = kwargs.get(key)
             if col and col in item:
-                ex[f"field {col} ="] = item[col]
+                ex[f"field {col} ="] = _plain(item[col])
         examples.append(ex)
     return examples
 

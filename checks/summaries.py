@@ -8,7 +8,8 @@ from datetime import date
 
 import polars as pl
 
-from assets.domain.catalogue import GROUP_CODES, expected_province_count
+from assets.domain.catalogue import GROUP_CODES, expected_province_count, metrics_of
+from assets.sources.endpoints import GROUP_ENDPOINTS
 
 
 def group_totals(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -42,7 +43,8 @@ def response_counts(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 def province_counts(frames: dict[str, pl.DataFrame], months: list[date]) -> pl.DataFrame:
     """Per month: provinces in the national summary against the era's expected count."""
-    counted = frames["national_summary"].group_by("month").agg(pl.len().alias("provinces"))
+    counted = frames["national_summary"].group_by("month").agg(
+        pl.len().alias("provinces"), pl.col("raw_path").first())
     wanted = pl.DataFrame({"month": months,
                            "expected": [expected_province_count(m) for m in months]},
                           schema={"month": pl.Date, "expected": pl.Int64})
@@ -61,3 +63,40 @@ def group_cross_check(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
         pl.col("score").alias("endpoint_score"))
     return own.join(national, on=["month", "province_id", "group_code"], how="inner").with_columns(
         (pl.col("endpoint_score") - pl.col("summary_score")).round(6).alias("difference"))
+
+
+def _coverage(base: pl.DataFrame, have: pl.DataFrame, expected: dict[str, list[str]],
+              item: str) -> pl.DataFrame:
+    """Per unit and group: which expected items (metric codes, parameters) are missing."""
+    keys = ["month", "province_id", "unit_id", "group_code"]
+    wanted = pl.DataFrame({"group_code": list(expected), "expected": list(expected.values())},
+                          schema={"group_code": pl.String, "expected": pl.List(pl.String)})
+    got = have.group_by(keys).agg(pl.col(item).unique().alias("present"))
+    return (base.join(wanted, on="group_code", how="inner")
+            .select(*keys, "unit_name", "raw_path", "expected")
+            .join(got, on=keys, how="left")
+            .with_columns(pl.col("expected").list.set_difference(
+                pl.col("present").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+                .list.sort().alias("missing_list"))
+            .with_columns(pl.col("missing_list").list.len().alias("missing_count"),
+                          pl.col("missing_list").list.join(", ").alias("missing"))
+            .drop("expected", "present", "missing_list"))
+
+
+def metric_coverage(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """A metric the portal stopped sending shows up here, not as a quietly smaller group."""
+    expected = {g: sorted(m.code for m in metrics_of(g))
+                for g, e in GROUP_ENDPOINTS.items() if e.shape == "metrics"}
+    return _coverage(frames["unit_group_scores"], frames["unit_metrics"], expected,
+                     "metric_code")
+
+
+def parameter_coverage(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """A renamed or missing raw count (TDGQ, TTTT) would silently null a metric."""
+    expected = {}
+    for g, e in GROUP_ENDPOINTS.items():
+        needed = {p for m in metrics_of(g) for p in (m.numerator_param, m.denominator_param) if p}
+        if e.shape == "tree" and needed:
+            expected[g] = sorted(needed)
+    return _coverage(frames["unit_group_scores"], frames["unit_parameters"], expected,
+                     "parameter")

@@ -4,13 +4,16 @@ import os
 
 import dagster as dg
 
-from assets.marts.assets import mart_assets, unit_shares_add_up
+from assets.marts.assets import mart_assets
+from assets.marts.checks import mart_checks
 from assets.publish.assets import analyst_copy
 from assets.raw.assets import portal_captures
+from assets.report.assets import scorecard
 from assets.settings import Settings, load_settings
 from assets.staging.assets import staging_tables
+from checks.freshness import freshness_checks
 
-from .jobs import nightly_refresh, refresh_job
+from .jobs import check_freshness_hourly, freshness_job, nightly_refresh, refresh_job
 from .resources import build_resources
 
 # Offline by default: no usage statistics leave the machine.
@@ -20,10 +23,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[portal_captures, staging_tables, *mart_assets, analyst_copy],
-        asset_checks=[unit_shares_add_up],
-        jobs=[refresh_job],
-        schedules=[nightly_refresh],
+        assets=[portal_captures, staging_tables, *mart_assets, analyst_copy, scorecard],
+        asset_checks=[*mart_checks, *freshness_checks],
+        jobs=[refresh_job, freshness_job],
+        schedules=[nightly_refresh, check_freshness_hourly],
         resources=build_resources(settings),
     )
 

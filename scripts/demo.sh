@@ -28,7 +28,10 @@ cat <<MSG
 Results
   published (open this one):  $DATA/published/chiso766.duckdb   (read-only copy)
   marts:      marts.province_monthly, marts.group_monthly, marts.metric_monthly,
-              marts.unit_points_lost       validations: audit.validation_results
+              marts.unit_points_lost, marts.recoverable_points, marts.score_change_explained,
+              marts.score_recomputation     validations: audit.validation_results
+  scorecards: $DATA/reports/<yyyy-mm>/\${CHISO_FOCUS_PROVINCE:-H60}-scorecard.html
+  guide:      docs/analysts.md
   raw captures and manifests: $DATA/raw/   (one manifest per crawl in raw/_sessions/)
   query: .venv/bin/python -m assets.publish.summary --province H44   (any province)
          or duckdb.connect('<that file>', read_only=True) from Python (README, "Results")

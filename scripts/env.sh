@@ -1,8 +1,10 @@
 # Source me: the environment every chiso766 command runs in.
-# DAGSTER_HOME is the project folder (dagster.yaml there keeps state in .dagster/).
+# DAGSTER_HOME is .dagster/ in the project, with the project's dagster.yaml linked in.
 CHISO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CHISO_ROOT
-export DAGSTER_HOME="$CHISO_ROOT"
+export DAGSTER_HOME="${DAGSTER_HOME:-$CHISO_ROOT/.dagster}"
+mkdir -p "$DAGSTER_HOME"
+[ -e "$DAGSTER_HOME/dagster.yaml" ] || ln -s "$CHISO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 export DAGSTER_DISABLE_TELEMETRY=1
 export GX_ANALYTICS_ENABLED=false
 export UV_COMPILE_BYTECODE=1

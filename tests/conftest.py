@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Read when the code location loads: a crawl retried by Dagster waits 0 s in tests.
+os.environ["CHISO_CRAWL_RETRY_DELAY_S"] = "0"
 
 from dagster._core.storage.tags import (  # noqa: E402
     ASSET_PARTITION_RANGE_END_TAG,
@@ -37,9 +39,15 @@ def replay_dir(tmp_path_factory) -> Path:
 class Pipeline:
     """The real code location on a temp data dir, run in process on a real instance."""
 
-    def __init__(self, data_dir: Path, portal_url: str, provinces: str = "H44"):
+    def __init__(self, data_dir: Path, portal_url: str, provinces: str = "H44",
+                 instance_dir: Path | None = None, extra_env: dict | None = None):
         self.data_dir = data_dir
-        self.instance = dg.DagsterInstance.ephemeral()
+        self.extra_env = extra_env or {}
+        # ephemeral by default; on disk when a test needs to read what Dagster stored
+        if instance_dir:
+            instance_dir.mkdir(parents=True, exist_ok=True)
+        self.instance = (dg.DagsterInstance.local_temp(str(instance_dir)) if instance_dir
+                         else dg.DagsterInstance.ephemeral())
         self.configure(portal_url, provinces)
 
     def configure(self, portal_url: str, provinces: str = "H44") -> None:
@@ -48,6 +56,7 @@ class Pipeline:
             "CHISO_PROVINCES": provinces, "CHISO_FOCUS_PROVINCE": "H44",
             "CHISO_PORTAL_PAUSE_S": "0", "CHISO_PORTAL_BACKOFF_S": "0.01",
             "CHISO_PORTAL_MAX_ATTEMPTS": "3", "CHISO_PORTAL_TIMEOUT_S": "5",
+            **self.extra_env,
         })
         self.defs = build_defs(self.settings)
 

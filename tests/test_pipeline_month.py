@@ -109,7 +109,7 @@ def test_the_checks_ran_and_were_recorded(august):
     suites = {r[0]: r[1] for r in rows}
     assert suites["unit_metrics_valid"] and suites["group_equals_sum_of_metrics"]
     assert suites["province_count_for_era"] and suites["rows_match_declared_total"]
-    assert len(suites) == 9
+    assert len(suites) == 11
 
 
 def test_every_staged_row_knows_its_month_province_capture_and_sha(august):

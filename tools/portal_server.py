@@ -45,7 +45,8 @@ MAINTENANCE_PAGE = (
     "</body></html>\n"
 ).encode()
 
-FAULT_KINDS = ("status", "html_200", "body", "truncate", "mutate", "drop_connection", "delay")
+FAULT_KINDS = ("status", "html_200", "body", "truncate", "mutate", "drop_connection", "delay",
+               "reset_mid_body")
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Fault:
       returns a replacement) before it is served.
     - ``drop_connection``: read the request, then close the socket unanswered.
     - ``delay``: wait ``seconds`` before giving the real answer.
+    - ``reset_mid_body``: promise the real answer's length, send half of it, close.
     """
 
     kind: str
@@ -341,6 +343,21 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _fault_drop_connection(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
+
+    def _fault_reset_mid_body(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        body = self._recorded(endpoint, payload)
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -20,8 +20,11 @@ from .summary import focus_summary
 
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A publisher killed mid-copy leaves its temp file; publishers never overlap (one
+    # pool slot), so any temp file here is stale. The published file itself was never touched.
+    for stale in target.parent.glob(f".{target.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     source = con.execute("SELECT current_database()").fetchone()[0]
     # ATTACH takes no bound parameters: the path is ours, quoted as a SQL literal.
     literal = "'" + str(tmp).replace("'", "''") + "'"

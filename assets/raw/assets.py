@@ -1,11 +1,15 @@
 """raw/portal_captures: one month's responses from the portal, kept byte for byte."""
 
+import json
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from assets.partitions import monthly_partitions, months_in_window
 from assets.resources import ChisoSettings, PortalResource
+from assets.settings import load_settings
 from assets.sources.endpoints import month_key
-from assets.sources.portal import PortalError
+from assets.sources.portal import PortalError, PortalRejected
 
 from .crawl import crawl_month
 from .store import RawStore
@@ -18,7 +22,9 @@ from .store import RawStore
     backfill_policy=dg.BackfillPolicy.single_run(),
     # The client already retries each request; this retries the whole crawl later,
     # for an outage longer than the client's patience. Bad content is not retried.
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=120, backoff=dg.Backoff.EXPONENTIAL),
+    # (CHISO_CRAWL_RETRY_DELAY_S, read when the code location loads.)
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=load_settings().crawl_retry_delay_s,
+                                backoff=dg.Backoff.EXPONENTIAL),
     pool="portal",
     kinds={"python", "json"},
     description="The national summary and, for each configured province, the six group "
@@ -26,6 +32,7 @@ from .store import RawStore
 )
 def portal_captures(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                     portal: PortalResource) -> dg.MaterializeResult:
+    refuse_if_stopped(chiso)
     client = portal.client()
     store = RawStore(chiso.raw_dir)
     per_month = {}
@@ -37,6 +44,8 @@ def portal_captures(context: dg.AssetExecutionContext, chiso: ChisoSettings,
             context.log.error(str(exc))
             if exc.retryable:
                 raise
+            if isinstance(exc, PortalRejected):
+                write_safety_stop(chiso, exc)
             raise dg.Failure(
                 description=f"Portal crawl of {month_key(month)} failed: {exc}",
                 metadata={"endpoint": exc.endpoint, "period": exc.period,
@@ -57,3 +66,25 @@ def portal_captures(context: dg.AssetExecutionContext, chiso: ChisoSettings,
         "provinces": len(next(iter(per_month.values())).provinces) if per_month else 0,
         "manifests": "\n".join(str(r.manifest_path) for r in per_month.values()),
     })
+
+
+def write_safety_stop(chiso: ChisoSettings, exc: PortalError) -> None:
+    chiso.safety_stop_path.parent.mkdir(parents=True, exist_ok=True)
+    chiso.safety_stop_path.write_text(json.dumps({
+        "since": datetime.now(UTC).isoformat(), "endpoint": exc.endpoint,
+        "period": exc.period, "province": exc.province, "detail": exc.detail,
+        "raw_path": exc.raw_path,
+    }, ensure_ascii=False, indent=1), "utf-8")
+
+
+def refuse_if_stopped(chiso: ChisoSettings) -> None:
+    """After a refusal, no crawl until a person has looked (asking again could get us banned)."""
+    path = chiso.safety_stop_path
+    if path.exists():
+        stop = json.loads(path.read_text("utf-8"))
+        raise dg.Failure(
+            description=(f"Crawling is stopped since {stop.get('since')}: the portal refused "
+                         f"{stop.get('endpoint')} {stop.get('period')} {stop.get('province')} "
+                         f"({stop.get('detail')}). Check the kept answer "
+                         f"({stop.get('raw_path')}), then delete {path} to resume."),
+            metadata={"safety_stop": str(path)}, allow_retries=False)

@@ -135,6 +135,11 @@ def decode_envelope(resp: PortalResponse, ctx: RequestContext, raw_path: str | N
     head = resp.body.lstrip()[:1]
     if "json" not in resp.content_type.lower() or head == b"<":
         what = "an HTML page" if head == b"<" else f"content type {resp.content_type!r}"
+        if looks_like_rejection(resp.body):
+            # A firewall's "request rejected" page: we may be blocked. Stop, do not hammer.
+            raise ctx.error(PortalRejected,
+                            f"HTTP {resp.status} with {what} that rejects the request; "
+                            "crawl stopped", raw_path)
         raise ctx.error(PortalBadResponse,
                         f"HTTP {resp.status} but the body is {what}, not JSON", raw_path)
     try:
@@ -152,6 +157,14 @@ def decode_envelope(resp: PortalResponse, ctx: RequestContext, raw_path: str | N
     if not isinstance(data, dict) or not data:
         raise ctx.error(PortalBadResponse, "envelope 'data' is empty", raw_path)
     return data
+
+
+_REJECTION_WORDS = (b"request rejected", b"access denied", b"forbidden", b"blocked")
+
+
+def looks_like_rejection(body: bytes) -> bool:
+    text = body[:4096].lower()
+    return any(word in text for word in _REJECTION_WORDS)
 
 
 def page_rows(data: dict) -> list:
@@ -231,7 +244,10 @@ class LivePortalClient(PortalClient):
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
                 try:
                     r = self._session.post(url, json=payload, timeout=self.timeout)
-                except (requests.ConnectionError, requests.Timeout) as exc:
+                except (requests.ConnectionError, requests.Timeout,
+                        requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ContentDecodingError) as exc:
+                    # refused, reset (also mid-body), timed out: worth another attempt
                     last_problem = f"{type(exc).__name__}: {exc}"
                 else:
                     resp = PortalResponse(endpoint, url, payload, r.status_code,

@@ -27,7 +27,8 @@ CHECK_TARGET = {"unit_metrics": "unit_metrics", "unit_group_scores": "unit_group
                 "unit_parameters": "unit_parameters", "national_summary": "national_summary",
                 "group_totals": "unit_group_scores", "national_totals": "national_summary",
                 "response_counts": "captures", "province_counts": "national_summary",
-                "group_cross_check": "unit_group_scores"}
+                "group_cross_check": "unit_group_scores", "metric_coverage": "unit_metrics",
+                "parameter_coverage": "unit_parameters"}
 
 DESCRIPTIONS = {
     "captures": "One row per kept response page: endpoint, sha256, declared and staged rows.",
@@ -68,7 +69,9 @@ def validation_datasets(frames: dict[str, pl.DataFrame], months: list[date]) -> 
             "national_totals": summaries.national_totals(frames),
             "response_counts": summaries.response_counts(frames),
             "province_counts": summaries.province_counts(frames, months),
-            "group_cross_check": summaries.group_cross_check(frames)}
+            "group_cross_check": summaries.group_cross_check(frames),
+            "metric_coverage": summaries.metric_coverage(frames),
+            "parameter_coverage": summaries.parameter_coverage(frames)}
 
 
 def _audit_frame(rows: list[dict], run_id: str, months: list[date]) -> pl.DataFrame:

@@ -36,12 +36,50 @@ CREATE TABLE IF NOT EXISTS marts.unit_points_lost (
     month DATE, province_id VARCHAR, province_code VARCHAR, unit_id VARCHAR,
     unit_name VARCHAR, unit_type VARCHAR, group_code VARCHAR, metric_code VARCHAR,
     numerator DOUBLE, denominator DOUBLE, points_lost DOUBLE, method VARCHAR, note VARCHAR,
-    is_synthetic BOOLEAN);
+    is_synthetic BOOLEAN, bar_pct DOUBLE, missing_count DOUBLE);
+-- added after the first release: warehouses built before it get the columns here
+ALTER TABLE marts.unit_points_lost ADD COLUMN IF NOT EXISTS bar_pct DOUBLE;
+ALTER TABLE marts.unit_points_lost ADD COLUMN IF NOT EXISTS missing_count DOUBLE;
+
+CREATE TABLE IF NOT EXISTS marts.score_recomputation (
+    month DATE, province_id VARCHAR, province_code VARCHAR, unit_id VARCHAR,
+    unit_name VARCHAR, unit_type VARCHAR, is_province BOOLEAN, group_code VARCHAR,
+    metric_code VARCHAR, level VARCHAR, numerator DOUBLE, denominator DOUBLE,
+    portal_score DOUBLE, recomputed_score DOUBLE, difference DOUBLE,
+    captured_at TIMESTAMPTZ, is_synthetic BOOLEAN);
+
+CREATE TABLE IF NOT EXISTS marts.recoverable_points (
+    month DATE, province_id VARCHAR, province_code VARCHAR, group_code VARCHAR,
+    metric_code VARCHAR, metric_name VARCHAR, rule VARCHAR, numerator DOUBLE,
+    denominator DOUBLE, ratio DOUBLE, score DOUBLE, max_score DOUBLE, points_lost DOUBLE,
+    bar_pct DOUBLE, best_province_code VARCHAR, best_ratio DOUBLE, best_score DOUBLE,
+    compared_provinces INTEGER, gain_to_best DOUBLE, needed_to_best BIGINT,
+    gain_to_full DOUBLE, needed_to_full BIGINT, median_unit_ratio DOUBLE,
+    units_below_median INTEGER, gain_to_median DOUBLE, needed_to_median BIGINT,
+    total_score DOUBLE, rank INTEGER, ranked_of INTEGER, rank_if_best INTEGER,
+    rank_if_full INTEGER, rank_if_median INTEGER, note VARCHAR, is_synthetic BOOLEAN);
+
+CREATE TABLE IF NOT EXISTS marts.score_change_explained (
+    month DATE, previous_month DATE, province_id VARCHAR, province_code VARCHAR,
+    province_name VARCHAR, level VARCHAR, group_code VARCHAR, metric_code VARCHAR,
+    unit_id VARCHAR, unit_name VARCHAR, unit_type VARCHAR, score DOUBLE,
+    previous_score DOUBLE, change DOUBLE, points_lost DOUBLE, previous_points_lost DOUBLE,
+    move_rank INTEGER, is_synthetic BOOLEAN);
 
 CREATE TABLE IF NOT EXISTS audit.validation_results (
     run_id VARCHAR, validated_at TIMESTAMPTZ, months VARCHAR, suite VARCHAR,
     dataset VARCHAR, expectation VARCHAR, columns VARCHAR, success BOOLEAN,
     blocking BOOLEAN, element_count BIGINT, unexpected_count BIGINT, examples VARCHAR);
+
+-- The portal's count rule for linear and threshold metrics, for SQL: the same
+-- arithmetic as assets/domain/scoring.py::metric_score (a test keeps them equal),
+-- fed from ref.metrics (max_score, threshold, score_if_empty).
+CREATE OR REPLACE MACRO marts.rule_score(max_score, threshold, score_if_empty, numerator,
+                                         denominator) AS
+    CASE WHEN denominator > 0 AND numerator IS NOT NULL
+         THEN least(max_score,
+                    max_score * (100 * numerator / denominator) / coalesce(threshold, 100))
+         ELSE score_if_empty END;
 
 -- Every unit's counts per metric, whichever shape the portal sent them in:
 -- metrics[] rows as reported, tree-endpoint metrics (TDGQ, TTTT) from their raw
@@ -75,10 +113,8 @@ UNION ALL BY NAME
 SELECT t.* EXCLUDE (threshold, score_if_empty, whole_group),
        CASE WHEN t.denominator > 0 THEN round(100 * t.numerator / t.denominator, 2) END AS ratio,
        CASE WHEN t.whole_group THEN u.score
-            WHEN t.denominator > 0
-            THEN least(t.max_score, t.max_score * (100 * t.numerator / t.denominator)
-                                    / coalesce(t.threshold, 100))
-            ELSE t.score_if_empty END AS score,
+            ELSE marts.rule_score(t.max_score, t.threshold, t.score_if_empty, t.numerator,
+                                  t.denominator) END AS score,
        CASE WHEN t.whole_group THEN 'portal' ELSE 'recomputed' END AS score_source,
        NULL AS data_quality_status, NULL AS data_quality_message
 FROM tree t

@@ -1,0 +1,40 @@
+-- Our arithmetic against the portal's, for every unit (and the province itself):
+--   level 'metric': each metric the portal scores itself (CKMB, TDGQ, MDHL, MDSH)
+--                   recomputed from the counts it sent with marts.rule_score;
+--   level 'group':  each group with a known formula (all but CLGQ) recomputed as the
+--                   sum of its metrics (TTTT from its raw parameters; the one metric
+--                   scored from data the API does not expose counts as the portal's).
+-- Like the portal, a metric's score is rounded to two decimals and a group's is the sum
+-- of its rounded metrics: on the real captures the difference is 0 (0.01 for TTTT,
+-- whose formula is a public fit). Above 0.02 the portal has probably changed its
+-- method (the check recomputed_scores_match_portal warns).
+WITH c AS (
+    SELECT c.*, m.rule, m.threshold, m.score_if_empty,
+           CASE WHEN m.rule IN ('linear', 'threshold')
+                THEN round(marts.rule_score(c.max_score, m.threshold, m.score_if_empty,
+                                            c.numerator, c.denominator), 2)
+                WHEN m.rule = 'as_reported' THEN c.score
+           END AS recomputed
+    FROM marts.unit_metric_counts c
+    JOIN ref.metrics m USING (metric_code)
+    WHERE list_contains($months, c.month) AND m.rule NOT IN ('unknown', 'tracking')
+)
+SELECT month, province_id, province_code, unit_id, unit_name, unit_type, is_province,
+       group_code, metric_code, 'metric' AS level, numerator, denominator,
+       score AS portal_score, recomputed AS recomputed_score,
+       round(coalesce(recomputed, 0) - coalesce(score, 0), 4) AS difference,
+       captured_at, is_synthetic
+FROM c
+WHERE score_source = 'portal' AND rule <> 'as_reported'
+UNION ALL BY NAME
+SELECT c.month, c.province_id, c.province_code, c.unit_id,
+       any_value(c.unit_name) AS unit_name, any_value(c.unit_type) AS unit_type,
+       c.is_province, c.group_code, NULL AS metric_code, 'group' AS level,
+       NULL AS numerator, NULL AS denominator, any_value(g.score) AS portal_score,
+       -- rounded: a float sum's last bits depend on the order DuckDB adds in
+       round(sum(coalesce(c.recomputed, 0)), 2) AS recomputed_score,
+       round(sum(coalesce(c.recomputed, 0)) - any_value(g.score), 4) AS difference,
+       max(c.captured_at) AS captured_at, bool_or(c.is_synthetic) AS is_synthetic
+FROM c
+JOIN staging.unit_group_scores g USING (month, province_id, unit_id, group_code)
+GROUP BY c.month, c.province_id, c.province_code, c.unit_id, c.is_province, c.group_code

@@ -1,0 +1,1 @@
+"""report/*: what people read — the monthly scorecard of the focus province."""

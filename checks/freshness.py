@@ -1,0 +1,78 @@
+"""Is what analysts see up to date? Checks on the published copy, not the warehouse.
+
+- the open month was refreshed within the last 26 hours (a missed nightly run);
+- from the 5th of a month on, the month before it is present (a closed month missing).
+
+They warn (they do not block): stale data is still the best data there is.
+"""
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+
+from assets.partitions import TIMEZONE
+from assets.resources import ChisoSettings
+
+PUBLISH_KEY = dg.AssetKey(["publish", "analyst_copy"])
+OPEN_MONTH_MAX_AGE = timedelta(hours=26)
+CLOSED_MONTH_DUE_DAY = 5
+
+
+def _month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def open_month_problem(published: Path, now: datetime) -> str | None:
+    month = _month_start(now.astimezone(ZoneInfo(TIMEZONE)).date())
+    if not published.exists():
+        return f"no published copy at {published}"
+    with duckdb.connect(str(published), read_only=True) as con:
+        latest = con.execute("SELECT max(captured_at) FROM marts.province_monthly "
+                             "WHERE month = ?", [month]).fetchone()[0]
+    if latest is None:
+        return f"the open month {month:%Y-%m} is not published at all"
+    age = now - latest
+    if age > OPEN_MONTH_MAX_AGE:
+        return (f"the open month {month:%Y-%m} was last captured {latest:%Y-%m-%d %H:%M} UTC, "
+                f"{age.total_seconds() / 3600:.0f} h ago (limit 26 h)")
+    return None
+
+
+def closed_month_problem(published: Path, now: datetime) -> str | None:
+    today = now.astimezone(ZoneInfo(TIMEZONE)).date()
+    if today.day < CLOSED_MONTH_DUE_DAY:
+        return None
+    previous = _month_start(_month_start(today) - timedelta(days=1))
+    if not published.exists():
+        return f"no published copy at {published}"
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = con.execute("SELECT count(*) FROM marts.province_monthly WHERE month = ?",
+                           [previous]).fetchone()[0]
+    if rows == 0:
+        return f"the closed month {previous:%Y-%m} is still missing on the {today:%d/%m}"
+    return None
+
+
+def _result(problem: str | None, published: Path) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=problem is None, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"problem": problem or "none",
+                                         "published": str(published)})
+
+
+@dg.asset_check(asset=PUBLISH_KEY, description="The open month was refreshed within 26 hours.")
+def open_month_is_fresh(chiso: ChisoSettings) -> dg.AssetCheckResult:
+    now = datetime.now(ZoneInfo("UTC"))
+    return _result(open_month_problem(chiso.published_path, now), chiso.published_path)
+
+
+@dg.asset_check(asset=PUBLISH_KEY,
+                description="From the 5th on, last month is published.")
+def closed_month_is_present(chiso: ChisoSettings) -> dg.AssetCheckResult:
+    now = datetime.now(ZoneInfo("UTC"))
+    return _result(closed_month_problem(chiso.published_path, now), chiso.published_path)
+
+
+freshness_checks = [open_month_is_fresh, closed_month_is_present]

@@ -1,0 +1,118 @@
+"""Our arithmetic reproduces the portal's scores on the real Phú Thọ captures, and says
+so loudly (a warning) the day it stops doing so."""
+
+import json
+import shutil
+from itertools import product
+
+import dagster as dg
+import duckdb
+import pytest
+from conftest import AUGUST, SAMPLES
+from shared_runs import two_months
+
+from assets.domain.catalogue import METRICS
+from assets.domain.scoring import metric_score
+from assets.marts.assets import rebuild_months
+from assets.marts.checks import recomputed_scores_match_portal
+from assets.resources import WarehouseResource
+from assets.warehouse import ensure_schema, refresh_reference
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, replay_dir):
+    return two_months(tmp_path_factory, replay_dir)
+
+
+def recomputation(run, level: str) -> dict:
+    with run[0].published() as con:
+        got = con.execute("""
+            SELECT unit_id, coalesce(metric_code, group_code), portal_score, recomputed_score,
+                   difference, is_synthetic
+            FROM marts.score_recomputation
+            WHERE province_code = 'H44' AND month = ? AND level = ?""",
+                          [AUGUST, level]).fetchall()
+    return {(r[0], r[1]): r[2:] for r in got}
+
+
+def sample(endpoint: str) -> dict:
+    return json.loads((SAMPLES / endpoint / "month-all.json").read_bytes())["data"]
+
+
+def test_metric_scores_recomputed_from_the_real_counts_equal_the_portals(run):
+    metrics = recomputation(run, "metric")
+    checked = 0
+    for endpoint in ("transparency", "handling-satisfaction", "dossier-digitized"):
+        data = sample(endpoint)
+        for unit in [data["overview"], *data["evaluation"]]:
+            for m in unit["metrics"]:
+                if METRICS[m["code"]].rule not in ("linear", "threshold"):
+                    continue
+                portal, ours, diff, synthetic = metrics[(unit["departmentId"], m["code"])]
+                assert portal == m["score"] and synthetic is False
+                assert abs(diff) <= 0.01, (unit["departmentName"], m["code"], portal, ours)
+                checked += 1
+    tdgq = sample("dvc-progress-tree")
+    for unit in [tdgq["parent"], *tdgq["children"]]:
+        portal, ours, diff, _ = metrics[(unit["departmentId"], "DOSSIER_ON_TIME")]
+        assert portal == unit.get("totalScore", unit.get("score"))
+        received = unit["totalReceived"]
+        # rounded to two decimals like the portal's
+        assert ours == pytest.approx(20 * unit["totalOnTime"] / received if received else 0,
+                                     abs=0.0051)
+        assert abs(diff) <= 0.01
+        checked += 1
+    assert checked == 164 * 14  # every unit and the province, every scored metric
+
+
+def test_group_scores_recomputed_from_the_real_counts_equal_the_portals(run):
+    groups = recomputation(run, "group")
+    assert len(groups) == 164 * 5 and {k[1] for k in groups} == {
+        "CKMB", "TDGQ", "TTTT", "MDHL", "MDSH"}
+    payment = sample("formality-online-payment-tree")
+    for unit in [payment["parent"], *payment["children"]]:
+        portal, _, diff, _ = groups[(unit["departmentId"], "TTTT")]
+        assert portal == unit["totalScore"]
+        assert abs(diff) <= 0.01  # a public fit of the formula; the others are exact
+    worst = {code: max(abs(v[2]) for k, v in groups.items() if k[1] == code)
+             for code in ("CKMB", "TDGQ", "TTTT", "MDHL", "MDSH")}
+    assert worst == {"CKMB": 0, "TDGQ": 0, "TTTT": pytest.approx(0.01), "MDHL": 0, "MDSH": 0}
+    checks = {e.check_name: e for e in run[1].get_asset_check_evaluations()}
+    assert checks["recomputed_scores_match_portal"].passed is True
+
+
+def test_the_sql_rule_is_the_domain_rule():
+    """marts.rule_score (SQL) and scoring.metric_score (Python) agree on every metric."""
+    counts = [None, 0, 1, 7, 79, 80, 90, 100, 250]
+    with duckdb.connect() as con:
+        ensure_schema(con)
+        refresh_reference(con)
+        for m in METRICS.values():
+            if m.rule not in ("linear", "threshold"):
+                continue
+            for num, den in product(counts, counts):
+                if num is not None and den is not None and num > den:
+                    continue
+                ours = con.execute(
+                    "SELECT marts.rule_score(max_score, threshold, score_if_empty, ?, ?) "
+                    "FROM ref.metrics WHERE metric_code = ?", [num, den, m.code]).fetchone()[0]
+                assert ours == pytest.approx(metric_score(m, num, den)), (m.code, num, den)
+
+
+def test_a_portal_that_changes_its_method_raises_a_warning(run, tmp_path):
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(run[0].settings.warehouse_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        # the portal now gives one commune 0.05 more than its counts earn
+        con.execute("""
+            UPDATE staging.unit_metrics SET score = score + 0.05
+            WHERE month = ? AND metric_code = 'ORIGINAL_RESULT_AVAILABLE'
+              AND unit_id = (SELECT min(unit_id) FROM staging.unit_metrics
+                             WHERE month = ? AND NOT is_province AND province_code = 'H44'
+                               AND metric_code = 'ORIGINAL_RESULT_AVAILABLE'
+                               AND score IS NOT NULL)""", [AUGUST, AUGUST])
+        rebuild_months(con, "score_recomputation", [AUGUST])
+    result = recomputed_scores_match_portal(warehouse=WarehouseResource(database=str(copy)))
+    assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["differing"].value == 1
+    assert "ORIGINAL_RESULT_AVAILABLE" in result.metadata["examples"].value
