@@ -342,13 +342,16 @@ class _Handler(BaseHTTPRequestHandler):
                    fault.headers)
         return True
 
-    def _fault_drop_connection(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+    def _hang_up(self) -> bool:
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         return True
+
+    def _fault_drop_connection(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        return self._hang_up()
 
     def _fault_reset_mid_body(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
         body = self._recorded(endpoint, payload)
@@ -358,12 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body[: len(body) // 2])
         self.wfile.flush()
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        return True
+        return self._hang_up()
 
     def _fault_delay(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
         if self.server._stopping.wait(fault.seconds):
