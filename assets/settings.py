@@ -27,10 +27,6 @@ class Settings:
     crawl_retry_delay_s: float
 
     @property
-    def portal_is_http(self) -> bool:
-        return self.portal_url.startswith(("http://", "https://"))
-
-    @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
 
@@ -41,10 +37,6 @@ class Settings:
     @property
     def published_path(self) -> Path:
         return self.data_dir / "published" / "chiso766.duckdb"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.data_dir / "logs"
 
 
 def default_replay_dir() -> Path:

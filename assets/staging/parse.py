@@ -55,7 +55,6 @@ SCHEMAS: dict[str, dict] = {
     "unit_parameters": {**PROVENANCE, **UNIT, "group_code": pl.String, "parameter": pl.String,
                         "value": pl.Float64},
 }
-STAGING_TABLES = tuple(SCHEMAS)
 
 # Tree-row fields that are not raw parameters.
 _TREE_NON_PARAMS = {"departmentId", "departmentName", "departmentCode", "level", "ratio",
