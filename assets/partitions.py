@@ -1,7 +1,9 @@
 """The one monthly partitions definition shared by assets, jobs and schedules.
 
-Keys are Dagster's monthly default (``2026-08-01``). The range starts with the
-34-province era (2025-07) and includes the current, still open month.
+Keys are Dagster's monthly default (``2026-08-01``). The range starts when the index
+went live on the portal (2022-08) and includes the current, still open month. Months
+before 2025-07 (63 provinces) are crawled from the legacy service; the era of a month is
+``assets.domain.provinces.era_of``.
 """
 
 from datetime import date
@@ -9,7 +11,7 @@ from datetime import date
 import dagster as dg
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
-FIRST_MONTH = "2025-07-01"
+FIRST_MONTH = "2022-08-01"
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=FIRST_MONTH, timezone=TIMEZONE, end_offset=1

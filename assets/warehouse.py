@@ -12,6 +12,8 @@ import duckdb
 import polars as pl
 
 from assets.domain.catalogue import BANDS, GROUPS, METRICS
+from assets.domain.provinces import province_reference
+from assets.staging.history import HISTORY_SCHEMA
 from assets.staging.parse import SCHEMAS
 
 SQL_DIR = Path(__file__).parent / "marts" / "sql"
@@ -49,12 +51,16 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, schema in SCHEMAS.items():
         cols = ", ".join(f"{c} {_duck_type(t)}" for c, t in schema.items())
         con.execute("CREATE TABLE IF NOT EXISTS " + _table(f"staging.{table}") + f" ({cols})")
+    history = ", ".join(f"{c} {_duck_type(t)}" for c, t in HISTORY_SCHEMA.items())
+    for table in ("staging.legacy_scores", "staging.spreadsheet_scores"):
+        con.execute("CREATE TABLE IF NOT EXISTS " + table + f" ({history})")
     con.execute(read_sql("schema"))
     con.execute(read_sql("comments"))
 
 
 def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
-    """ref.groups, ref.metrics and ref.bands from the catalogue: one source of truth."""
+    """ref.groups, ref.metrics, ref.bands and ref.provinces from the catalogue and the
+    province reference (data/reference/): one source of truth."""
     con.execute("BEGIN")
     con.execute("DELETE FROM ref.groups")
     con.executemany("INSERT INTO ref.groups VALUES (?, ?, ?, ?, ?)",
@@ -67,6 +73,13 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
                      for m in METRICS.values()])
     con.execute("DELETE FROM ref.bands")
     con.executemany("INSERT INTO ref.bands VALUES (?, ?, true)", list(BANDS))
+    con.execute("DELETE FROM ref.provinces")
+    provinces = province_reference()
+    names = {p.key: p.name for p in provinces}
+    con.executemany("INSERT INTO ref.provinces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(p.key, p.era, p.code, p.department_id, p.name, p.short, p.valid_from,
+                      p.valid_to, p.successor, names[p.successor], list(p.variants))
+                     for p in provinces])
     con.execute("COMMIT")
 
 
@@ -103,6 +116,6 @@ def months_after(con: duckdb.DuckDBPyConnection, months: list[date]) -> list[dat
     """The months a change to ``months`` also touches (their month-over-month change)."""
     nxt = sorted({date(m.year + m.month // 12, m.month % 12 + 1, 1) for m in months})
     have = con.execute(
-        "SELECT DISTINCT month FROM staging.national_summary WHERE list_contains($m, month)",
+        "SELECT DISTINCT month FROM marts.province_month_scores WHERE list_contains($m, month)",
         {"m": nxt}).fetchall()
     return sorted(set(months) | {r[0] for r in have})

@@ -11,9 +11,20 @@ from assets.raw.assets import portal_captures
 from assets.report.assets import scorecard
 from assets.settings import Settings, load_settings
 from assets.staging.assets import staging_tables
+from assets.staging.history_assets import legacy_scores
+from assets.staging.spreadsheet_assets import spreadsheet_scores
 from checks.freshness import freshness_checks
 
-from .jobs import check_freshness_hourly, freshness_job, nightly_refresh, refresh_job
+from .jobs import (
+    check_freshness_hourly,
+    freshness_job,
+    history_after_import,
+    history_job,
+    import_job,
+    nightly_refresh,
+    refresh_job,
+    spreadsheet_inbox,
+)
 from .resources import build_resources
 
 # Offline by default: no usage statistics leave the machine.
@@ -23,10 +34,12 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[portal_captures, staging_tables, *mart_assets, analyst_copy, scorecard],
+        assets=[portal_captures, staging_tables, legacy_scores, spreadsheet_scores,
+                *mart_assets, analyst_copy, scorecard],
         asset_checks=[*mart_checks, *freshness_checks],
-        jobs=[refresh_job, freshness_job],
+        jobs=[refresh_job, freshness_job, import_job, history_job],
         schedules=[nightly_refresh, check_freshness_hourly],
+        sensors=[spreadsheet_inbox, history_after_import],
         resources=build_resources(settings),
     )
 

@@ -1,5 +1,6 @@
 """Jobs and schedules."""
 
+import hashlib
 from datetime import date
 
 import dagster as dg
@@ -9,13 +10,22 @@ from dagster._core.storage.tags import (
 )
 
 from assets.partitions import TIMEZONE
+from assets.resources import ChisoSettings
+from assets.staging.spreadsheet_assets import (
+    SHEETS_KEY,
+    ImportConfig,
+    inbox_dir,
+    months_of,
+    pending_files,
+)
 from checks.freshness import freshness_checks
 
 from .incidents import incident_report
 
 refresh_job = dg.define_asset_job(
     "refresh_months",
-    selection=dg.AssetSelection.all(),
+    # everything monthly; spreadsheets come in through the inbox (import_spreadsheets)
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY),
     tags={"chiso766/writer": "warehouse"},
     hooks={incident_report},
     # The writers take turns anyway (one pool slot), and a process per step costs ~6 s of
@@ -55,3 +65,59 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
               ASSET_PARTITION_RANGE_END_TAG: current.isoformat()},
     )
+
+
+import_job = dg.define_asset_job(
+    "import_spreadsheets",
+    selection=dg.AssetSelection.assets(SHEETS_KEY),
+    tags={"chiso766/writer": "warehouse"},
+    hooks={incident_report},
+    executor_def=dg.in_process_executor,
+    description="Import the ranking spreadsheets waiting in <data>/inbox/ (rejected files "
+                "move to inbox/rejected/ with a note saying why).",
+)
+
+history_job = dg.define_asset_job(
+    "rebuild_history",
+    selection=dg.AssetSelection.assets(["marts", "province_monthly"], ["marts", "group_monthly"],
+                                       ["publish", "analyst_copy"]),
+    tags={"chiso766/writer": "warehouse"},
+    hooks={incident_report},
+    executor_def=dg.in_process_executor,
+    description="Rebuild the province and group marts of a range of months from staging "
+                "(no crawl), then publish: after a spreadsheet import.",
+)
+
+
+@dg.sensor(job=import_job, minimum_interval_seconds=60,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Every minute: launch import_spreadsheets for the files waiting in "
+                       "<data>/inbox/ (one run per set of files, keyed by their content).")
+def spreadsheet_inbox(context: dg.SensorEvaluationContext, chiso: ChisoSettings):
+    files = pending_files(inbox_dir(chiso))
+    if not files:
+        return dg.SkipReason(f"nothing waiting in {inbox_dir(chiso)}")
+    key = hashlib.sha256()
+    for path in files:
+        key.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return dg.RunRequest(
+        run_key=f"inbox-{key.hexdigest()[:16]}",
+        run_config=dg.RunConfig(ops={"staging__spreadsheet_scores": ImportConfig(
+            files=[p.name for p in files])}),
+        tags={"chiso766/inbox_files": str(len(files))})
+
+
+@dg.asset_sensor(asset_key=SHEETS_KEY, job=history_job,
+                 default_status=dg.DefaultSensorStatus.RUNNING,
+                 description="After an import, rebuild the marts of the months it brought "
+                             "and publish (job rebuild_history).")
+def history_after_import(context: dg.SensorEvaluationContext,
+                         asset_event: dg.EventLogEntry):
+    materialization = asset_event.asset_materialization
+    months = months_of(materialization.metadata if materialization else {})
+    if not months:
+        return dg.SkipReason("the import brought no month (every file was rejected)")
+    return dg.RunRequest(
+        run_key=f"history-{asset_event.run_id}",
+        tags={ASSET_PARTITION_RANGE_START_TAG: f"{min(months)}-01",
+              ASSET_PARTITION_RANGE_END_TAG: f"{max(months)}-01"})

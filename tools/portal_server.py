@@ -1,7 +1,8 @@
 """A local HTTP server that speaks the portal's reporting API from a replay directory.
 
 It answers ``POST /api/v1/reporting/evaluation/<endpoint>`` with the recording that
-``replay_relpath`` names, with status 201 like the real portal. It exists for the
+``replay_relpath`` names, with status 201 like the real portal, and the legacy
+``POST /jsp/rest.jsp`` (form field ``params``) with status 200. It exists for the
 tests of the live client and for trying that client by hand::
 
     python -m tools.portal_server --dir data/portal-replay --port 8766
@@ -28,13 +29,14 @@ import json
 import math
 import socket
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from assets.sources.endpoints import Endpoint, endpoint_for_path, replay_relpath
+from assets.sources.endpoints import LEGACY_PATH, Endpoint, endpoint_for_path, replay_relpath
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -267,8 +269,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
-            payload = json.loads(raw) if raw else {}
-        except ValueError:
+            if self.path.split("?", 1)[0] == LEGACY_PATH:
+                # the legacy JSP service: form field params holds the JSON
+                form = urllib.parse.parse_qs(raw.decode("utf-8"))
+                payload = json.loads(form["params"][0])
+            else:
+                payload = json.loads(raw) if raw else {}
+        except (ValueError, KeyError, UnicodeDecodeError):
             payload = None
         record = RecordedRequest("POST", self.path, payload, dict(self.headers.items()))
         self.server._record(record)
@@ -284,7 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
                 record.fault = fault.kind
                 if getattr(self, f"_fault_{fault.kind}")(fault, endpoint, payload):
                     return
-            self._send(201, self._recorded(endpoint, payload), JSON_TYPE)
+            # the legacy service answered 200, today's API answers 201
+            status = 200 if endpoint.shape == "legacy" else 201
+            self._send(status, self._recorded(endpoint, payload), JSON_TYPE)
         except _NotRecorded:
             self._send(404, _error_doc(404, f"nothing recorded for {endpoint.name} {payload}"),
                        JSON_TYPE)

@@ -1006,9 +1006,14 @@ class _ReplayWriter:
 
     def finish(self) -> None:
         for relpath, meta in self.previous.items():
-            if relpath not in self.index and self._ours(relpath, meta):
+            if relpath in self.index:
+                continue
+            if self._ours(relpath, meta):
                 (self.out_dir / relpath).unlink(missing_ok=True)
                 self._prune(relpath)
+            elif meta.get("generator") not in (None, GENERATOR) \
+                    and (self.out_dir / relpath).is_file():
+                self.index[relpath] = meta  # another generator's file (legacy history)
         ordered = {k: self.index[k] for k in sorted(self.index)}
         _atomic_write(self.out_dir / "index.json", dump(ordered))
 

@@ -11,17 +11,21 @@ from assets.warehouse import ensure_schema, months_after, read_sql, refresh_refe
 
 STAGING = lambda *names: [dg.AssetKey(["staging", n]) for n in names]  # noqa: E731
 MART = lambda *names: [dg.AssetKey(["marts", n]) for n in names]  # noqa: E731
+HISTORY_STAGING = STAGING("national_summary", "national_average", "legacy_scores",
+                          "spreadsheet_scores")
 UNIT_STAGING = STAGING("unit_metrics", "unit_parameters", "unit_group_scores")
 
 # name -> (upstream assets, description); the order is the build order.
 MARTS = {
     "province_monthly": (
-        STAGING("national_summary", "national_average"),
+        HISTORY_STAGING,
         "Each province's total, rank of the month, provisional band, gap to the best and "
-        "change since the previous month."),
+        "change since the previous month — every month since 2022-08, with its era and "
+        "source, and a comparable series for today's 34 provinces before the merger."),
     "group_monthly": (
-        STAGING("national_summary", "national_average"),
-        "Each province's six group scores, points lost, national average, best and rank."),
+        HISTORY_STAGING,
+        "Each province's six group scores, points lost, national average, best and rank, "
+        "every month since 2022-08 (same series as province_monthly)."),
     "metric_monthly": (
         UNIT_STAGING,
         "Each pulled province's metrics: counts, ratio, score, points lost, data-quality "

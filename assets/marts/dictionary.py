@@ -18,9 +18,10 @@ from .assets import MARTS
 
 GUIDE = PROJECT_ROOT / "docs" / "analysts.md"
 START, END = "<!-- dictionary:start -->", "<!-- dictionary:end -->"
-# marts in build order, then the view they read, then the catalogue
+# marts in build order, then the views they read, then the catalogue
 OBJECTS = [*(("marts", name) for name in MARTS), ("marts", "unit_metric_counts"),
-           ("ref", "groups"), ("ref", "metrics"), ("ref", "bands")]
+           ("marts", "province_month_scores"), ("ref", "groups"), ("ref", "metrics"),
+           ("ref", "bands"), ("ref", "provinces")]
 
 
 def render(con: duckdb.DuckDBPyConnection) -> str:

@@ -17,17 +17,25 @@ DEFAULT_PAGE_SIZE = 200
 class Endpoint:
     name: str
     group_code: str | None  # None for the national summary
-    shape: str  # "metrics" (overview + evaluation[]), "tree" (parent + children[]), "national"
+    shape: str  # "metrics" (overview + evaluation[]), "tree" (parent + children[]),
+    # "national", or "legacy" (the 2022-2025 JSP service: a JSON array of rows)
     date_range: bool = False  # addressed by fromDate/toDate instead of timeType
+    http_path: str | None = None  # when not under API_PREFIX
 
     @property
     def path(self) -> str:
-        return API_PREFIX + self.name
+        return self.http_path or API_PREFIX + self.name
 
     @property
     def paginated(self) -> bool:
-        # Tree endpoints return every child in one response whatever the page size.
-        return self.shape != "tree"
+        # Tree endpoints return every child in one response whatever the page size;
+        # the legacy service returns every row at once.
+        return self.shape not in ("tree", "legacy")
+
+    @property
+    def form_encoded(self) -> bool:
+        """The legacy service takes its JSON in a form field ``params``, not as the body."""
+        return self.shape == "legacy"
 
 
 NATIONAL = Endpoint("service-results", None, "national")
@@ -44,14 +52,31 @@ GROUP_ENDPOINTS: dict[str, Endpoint] = {
 }
 ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (NATIONAL, *GROUP_ENDPOINTS.values())}
 
+# Before 2025-07 (63 provinces) the portal's statistics came from one JSP service:
+# POST /jsp/rest.jsp with form field params = {"type": "ref", "service":
+# "report_tinh_766_service", "p_nam": 2024, "p_thang": 8, "p_tinh_id": 0, ...}.
+# p_tinh_id 0 lists the provinces; a province's ID lists its units.
+LEGACY_PATH = "/jsp/rest.jsp"
+LEGACY = Endpoint("report_tinh_766_service", None, "legacy", http_path=LEGACY_PATH)
+
 
 def month_key(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
+def legacy_payload(month: date, province_id: str | None = None) -> dict:
+    """The ``params`` of the legacy service for one month: every province (``p_tinh_id``
+    0) or one province's units."""
+    return {"type": "ref", "service": LEGACY.name, "p_nam": month.year, "p_6thang": 0,
+            "p_quy": 0, "p_thang": month.month, "p_tinh_id": int(province_id or 0),
+            "p_loaidonvi": 1}
+
+
 def month_payload(endpoint: Endpoint, month: date, *, province_id: str | None = None,
                   page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> dict:
     """The JSON body the portal expects for one month of one endpoint."""
+    if endpoint.shape == "legacy":
+        return legacy_payload(month, province_id)
     if endpoint.date_range:
         last = calendar.monthrange(month.year, month.month)[1]
         key = month_key(month)
@@ -69,6 +94,10 @@ def month_payload(endpoint: Endpoint, month: date, *, province_id: str | None = 
 
 def payload_month(payload: dict) -> date:
     """The month a payload asks for (inverse of month_payload for monthly requests)."""
+    if payload.get("service") == LEGACY.name:
+        if payload.get("p_quy") or payload.get("p_6thang") or not payload.get("p_thang"):
+            raise ValueError(f"not a monthly request: {payload}")
+        return date(int(payload["p_nam"]), int(payload["p_thang"]), 1)
     if "fromDate" in payload:
         start = date.fromisoformat(payload["fromDate"])
         end = date.fromisoformat(payload["toDate"])
@@ -92,6 +121,9 @@ def safe_segment(value: str) -> str:
 
 def replay_relpath(endpoint: Endpoint, payload: dict) -> str:
     """Where a recorded response for this request lives inside a replay directory."""
+    if endpoint.shape == "legacy":
+        root = str(payload.get("p_tinh_id") or "national")
+        return f"{endpoint.name}/{month_key(payload_month(payload))}/{safe_segment(root)}.json"
     root = payload.get("rootDepartmentId") or "national"
     page = int(payload.get("currentPage", 1))
     month = month_key(payload_month(payload))
@@ -99,6 +131,8 @@ def replay_relpath(endpoint: Endpoint, payload: dict) -> str:
 
 
 def endpoint_for_path(path: str) -> Endpoint | None:
+    if path == LEGACY_PATH:
+        return LEGACY
     if not path.startswith(API_PREFIX):
         return None
     return ENDPOINTS.get(path[len(API_PREFIX):].strip("/"))

@@ -111,7 +111,8 @@ class PortalClient(ABC):
             resp = self.send(endpoint, payload, ctx, keep=on_response)
             saved = on_response(resp) if on_response else None
             raw_path = getattr(saved, "path", None)
-            data = decode_envelope(resp, ctx, str(raw_path) if raw_path else None)
+            decode = decode_legacy if endpoint.shape == "legacy" else decode_envelope
+            data = decode(resp, ctx, str(raw_path) if raw_path else None)
             pages.append(FetchedPage(resp, data, saved))
             if not endpoint.paginated:
                 break
@@ -128,8 +129,9 @@ class PortalClient(ABC):
         return pages
 
 
-def decode_envelope(resp: PortalResponse, ctx: RequestContext, raw_path: str | None) -> dict:
-    """The ``data`` of a good answer: HTTP 200/201, JSON, ``code == "OK"``, data not empty."""
+def _json_body(resp: PortalResponse, ctx: RequestContext, raw_path: str | None):
+    """The decoded JSON of an HTTP 200/201 answer; HTML, rejection pages and broken JSON
+    raise, naming what came instead."""
     if resp.status not in (200, 201):
         raise ctx.error(PortalBadResponse, f"HTTP {resp.status}", raw_path)
     head = resp.body.lstrip()[:1]
@@ -143,11 +145,16 @@ def decode_envelope(resp: PortalResponse, ctx: RequestContext, raw_path: str | N
         raise ctx.error(PortalBadResponse,
                         f"HTTP {resp.status} but the body is {what}, not JSON", raw_path)
     try:
-        doc = json.loads(resp.body)
+        return json.loads(resp.body)
     except ValueError as exc:
         raise ctx.error(PortalBadResponse,
                         f"invalid or truncated JSON ({len(resp.body)} bytes): {exc}",
                         raw_path) from None
+
+
+def decode_envelope(resp: PortalResponse, ctx: RequestContext, raw_path: str | None) -> dict:
+    """The ``data`` of a good answer: HTTP 200/201, JSON, ``code == "OK"``, data not empty."""
+    doc = _json_body(resp, ctx, raw_path)
     if not isinstance(doc, dict) or doc.get("code") != "OK":
         code = doc.get("code") if isinstance(doc, dict) else type(doc).__name__
         message = doc.get("message") if isinstance(doc, dict) else None
@@ -157,6 +164,29 @@ def decode_envelope(resp: PortalResponse, ctx: RequestContext, raw_path: str | N
     if not isinstance(data, dict) or not data:
         raise ctx.error(PortalBadResponse, "envelope 'data' is empty", raw_path)
     return data
+
+
+LEGACY_KEYS = ("ID", "TEN")
+
+
+def decode_legacy(resp: PortalResponse, ctx: RequestContext, raw_path: str | None) -> dict:
+    """The legacy JSP service answers a bare JSON array of rows (``ID, TEN, ROW_STT, CKMB,
+    …, TONG_SCORE``); it is wrapped as ``{"rows": [...]}``. An empty or non-array answer,
+    or rows without ``ID``/``TEN``, is a bad response."""
+    doc = _json_body(resp, ctx, raw_path)
+    if not isinstance(doc, list):
+        kind = type(doc).__name__
+        raise ctx.error(PortalBadResponse,
+                        f"the legacy service answered a JSON {kind}, expected an array of rows",
+                        raw_path)
+    if not doc:
+        raise ctx.error(PortalBadResponse, "the legacy service answered no rows", raw_path)
+    for n, row in enumerate(doc, 1):
+        if not isinstance(row, dict) or any(k not in row for k in LEGACY_KEYS):
+            raise ctx.error(PortalBadResponse,
+                            f"legacy row {n} has no {'/'.join(LEGACY_KEYS)}: {str(row)[:120]}",
+                            raw_path)
+    return {"rows": doc}
 
 
 _REJECTION_WORDS = (b"request rejected", b"access denied", b"forbidden", b"blocked")
@@ -243,7 +273,11 @@ class LivePortalClient(PortalClient):
                 self._last_request = time.monotonic()
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
                 try:
-                    r = self._session.post(url, json=payload, timeout=self.timeout)
+                    if endpoint.form_encoded:
+                        form = {"params": json.dumps(payload, ensure_ascii=False)}
+                        r = self._session.post(url, data=form, timeout=self.timeout)
+                    else:
+                        r = self._session.post(url, json=payload, timeout=self.timeout)
                 except (requests.ConnectionError, requests.Timeout,
                         requests.exceptions.ChunkedEncodingError,
                         requests.exceptions.ContentDecodingError) as exc:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import polars as pl
 
+from assets.domain.provinces import era_of
 from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import RawStore, latest_complete_session
 from assets.resources import ChisoSettings, WarehouseResource
@@ -97,7 +98,8 @@ def staging_tables(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                    warehouse: WarehouseResource):
     from checks.gx_runner import outcome_rows, validate
 
-    months = months_in_window(context)
+    # Months before 2025-07 come from the legacy service: staging/legacy_scores.
+    months = [m for m in months_in_window(context) if era_of(m) == "34"]
     store = RawStore(chiso.raw_dir)
     try:
         frames, sessions = stage_months(store, months)

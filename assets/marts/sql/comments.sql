@@ -198,3 +198,76 @@ COMMENT ON COLUMN marts.unit_metric_counts.captured_at IS 'When the portal answe
 COMMENT ON COLUMN marts.unit_metric_counts.is_synthetic IS 'True for generated sample data.';
 
 COMMENT ON MACRO marts.rule_score IS 'rule_score(max_score, threshold, score_if_empty, numerator, denominator): the portal''s score for a linear or threshold metric.';
+
+-- History (issue 5): eras, sources and the comparable series across the 2025 merger.
+COMMENT ON TABLE marts.province_monthly IS 'One row per province and month since 2022-08: total, rank among the provinces of that month (63 before 2025-07, 34 after), provisional band, national average, best, change since last month. series = reported (the provinces of the time) or comparable (before 2025-07, today''s 34 provinces recombined from their predecessors).';
+COMMENT ON COLUMN marts.province_monthly.province_id IS 'The portal''s province id (UUID) for today''s 34 provinces (also on their comparable rows); old:<name> for a pre-merger province.';
+COMMENT ON COLUMN marts.province_monthly.province_code IS 'Province code, e.g. H60 (Tuyên Quang), H44 (Phú Thọ); NULL for a pre-merger province (no portal code captured). WHERE province_code = ''H60'' ORDER BY month is one continuous series across 2025-07.';
+COMMENT ON COLUMN marts.province_monthly.total_score IS 'Total score out of 100 (the source''s; on comparable rows, the predecessors'' totals combined).';
+COMMENT ON COLUMN marts.province_monthly.rank IS 'Rank by total among the rows of the same month and series (1 = best; ties share a rank): the rank of the time for reported rows, among the 34 recombined provinces for comparable rows.';
+COMMENT ON COLUMN marts.province_monthly.ranked_of IS 'Number of provinces ranked in the month and series (63 before 07/2025, 34 after and on comparable rows).';
+COMMENT ON COLUMN marts.province_monthly.era IS '63 (provinces before 2025-07-01) or 34 (after the merger).';
+COMMENT ON COLUMN marts.province_monthly.series IS 'reported: the province as the source listed it; comparable: before 2025-07, today''s province recombined from its predecessors (see combine_method).';
+COMMENT ON COLUMN marts.province_monthly.source IS 'Where the month came from: portal_api (today''s API), legacy_api (report_tinh_766_service), spreadsheet (an exported ranking table). One source per month, in that order of preference.';
+COMMENT ON COLUMN marts.province_monthly.layout IS 'six_groups, or online_merged when the source had one Dịch vụ trực tuyến column (/22) instead of CLGQ and TTTT.';
+COMMENT ON COLUMN marts.province_monthly.province_key IS 'Key in ref.provinces: the code for the 34, old:<name> for the 63.';
+COMMENT ON COLUMN marts.province_monthly.successor_code IS 'Code of today''s province this one is (or became part of on 2025-07-01).';
+COMMENT ON COLUMN marts.province_monthly.rank_reported IS 'The rank (STT / ROW_STT) the source printed, when it gave one.';
+COMMENT ON COLUMN marts.province_monthly.online_combined_score IS 'CLGQ + TTTT (/22), or the merged Dịch vụ trực tuyến column where the source only had that.';
+COMMENT ON COLUMN marts.province_monthly.dossiers_received IS 'Dossiers received, when the source gave them (the weights of a dossier_weighted combination).';
+COMMENT ON COLUMN marts.province_monthly.combine_method IS 'Comparable rows: dossier_weighted (weighted by dossiers received, known for every predecessor), plain_mean, or single_predecessor. NULL on reported rows.';
+COMMENT ON COLUMN marts.province_monthly.predecessors IS 'Comparable rows: the pre-merger provinces combined, e.g. Hà Giang + Tuyên Quang.';
+COMMENT ON COLUMN marts.province_monthly.predecessor_ranks IS 'Comparable rows: each predecessor''s rank of the time, e.g. Hà Giang 40/63; Tuyên Quang 14/63.';
+
+COMMENT ON TABLE marts.group_monthly IS 'One row per province, group and month since 2022-08 (same rows and series as province_monthly): score, points lost, national average, best and rank in the group.';
+COMMENT ON COLUMN marts.group_monthly.score IS 'The province''s group score; NULL for CLGQ and TTTT where the source only had the merged online column (see note).';
+COMMENT ON COLUMN marts.group_monthly.rank IS 'Rank in the group among the rows of the same month and series (NULL when the score is NULL).';
+COMMENT ON COLUMN marts.group_monthly.ranked_of IS 'Number of provinces with a score in the group, month and series.';
+COMMENT ON COLUMN marts.group_monthly.era IS '63 or 34 (see province_monthly.era).';
+COMMENT ON COLUMN marts.group_monthly.series IS 'reported or comparable (see province_monthly.series).';
+COMMENT ON COLUMN marts.group_monthly.source IS 'portal_api, legacy_api or spreadsheet.';
+COMMENT ON COLUMN marts.group_monthly.province_key IS 'Key in ref.provinces.';
+COMMENT ON COLUMN marts.group_monthly.combine_method IS 'Comparable rows: how the predecessors were combined.';
+COMMENT ON COLUMN marts.group_monthly.note IS 'Why a score is NULL (merged online column in the source).';
+
+COMMENT ON TABLE ref.provinces IS 'Provinces of both eras with validity dates: the 63 until 2025-06-30, the 34 from 2025-07-01, and which of the 34 each old province became part of.';
+COMMENT ON COLUMN ref.provinces.province_key IS 'Unique key: the portal code for the 34 (H60), old:<name> for the 63 (old:ha-giang).';
+COMMENT ON COLUMN ref.provinces.era IS '63 or 34.';
+COMMENT ON COLUMN ref.provinces.province_code IS 'The portal''s code (the 34 only; the old provinces'' codes were never captured).';
+COMMENT ON COLUMN ref.provinces.department_id IS 'The portal''s departmentId (the 34 only).';
+COMMENT ON COLUMN ref.provinces.province_name IS 'Official name.';
+COMMENT ON COLUMN ref.provinces.short_name IS 'Name without Tỉnh / Thành phố.';
+COMMENT ON COLUMN ref.provinces.valid_from IS 'First day the province existed in the index (2022-08-01 for the 63, 2025-07-01 for the 34).';
+COMMENT ON COLUMN ref.provinces.valid_to IS 'Last day (2025-06-30 for the 63; NULL: still valid).';
+COMMENT ON COLUMN ref.provinces.successor_key IS 'Today''s province (key) it is or became part of.';
+COMMENT ON COLUMN ref.provinces.successor_name IS 'Name of that province.';
+COMMENT ON COLUMN ref.provinces.name_variants IS 'Spellings matched when reading sources (compared without case or diacritics).';
+
+COMMENT ON VIEW marts.province_month_scores IS 'What province_monthly and group_monthly rank: every province score of every month, from the preferred source of that month, plus the comparable pre-merger rows of today''s 34 provinces.';
+COMMENT ON COLUMN marts.province_month_scores.month IS 'First day of the month.';
+COMMENT ON COLUMN marts.province_month_scores.era IS '63 or 34.';
+COMMENT ON COLUMN marts.province_month_scores.source IS 'portal_api, legacy_api or spreadsheet.';
+COMMENT ON COLUMN marts.province_month_scores.layout IS 'six_groups or online_merged.';
+COMMENT ON COLUMN marts.province_month_scores.province_id IS 'departmentId (the 34) or old:<name>.';
+COMMENT ON COLUMN marts.province_month_scores.province_key IS 'Key in ref.provinces.';
+COMMENT ON COLUMN marts.province_month_scores.province_code IS 'Portal code (the 34 only).';
+COMMENT ON COLUMN marts.province_month_scores.province_name IS 'Official name (reference), not the spelling of the source.';
+COMMENT ON COLUMN marts.province_month_scores.successor_code IS 'Today''s province it is or became part of.';
+COMMENT ON COLUMN marts.province_month_scores.ckmb IS 'CKMB score (/18).';
+COMMENT ON COLUMN marts.province_month_scores.tdgq IS 'TDGQ score (/20).';
+COMMENT ON COLUMN marts.province_month_scores.clgq IS 'CLGQ score (/12); NULL in the merged layout.';
+COMMENT ON COLUMN marts.province_month_scores.tttt IS 'TTTT score (/10); NULL in the merged layout.';
+COMMENT ON COLUMN marts.province_month_scores.online_combined IS 'CLGQ + TTTT, or the merged column (/22).';
+COMMENT ON COLUMN marts.province_month_scores.mdhl IS 'MDHL score (/18).';
+COMMENT ON COLUMN marts.province_month_scores.mdsh IS 'MDSH score (/22).';
+COMMENT ON COLUMN marts.province_month_scores.total_score IS 'Total (/100).';
+COMMENT ON COLUMN marts.province_month_scores.dossiers_received IS 'Dossiers received, when the source gave them.';
+COMMENT ON COLUMN marts.province_month_scores.rank_reported IS 'The rank the source printed.';
+COMMENT ON COLUMN marts.province_month_scores.captured_at IS 'When the source was captured or imported (UTC).';
+COMMENT ON COLUMN marts.province_month_scores.is_synthetic IS 'True for generated sample data.';
+COMMENT ON COLUMN marts.province_month_scores.series IS 'reported or comparable.';
+COMMENT ON COLUMN marts.province_month_scores.combine_method IS 'Comparable rows: dossier_weighted, plain_mean or single_predecessor.';
+COMMENT ON COLUMN marts.province_month_scores.predecessors IS 'Comparable rows: the predecessors combined.';
+COMMENT ON COLUMN marts.province_month_scores.predecessor_ranks IS 'Comparable rows: each predecessor''s rank of the time.';
+COMMENT ON COLUMN marts.province_month_scores.rank_of_time IS 'Reported rows: rank by total among the month''s provinces.';
+COMMENT ON COLUMN marts.province_month_scores.ranked_of_time IS 'Reported rows: number of provinces that month.';

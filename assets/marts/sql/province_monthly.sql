@@ -1,30 +1,43 @@
--- One row per province and month: total, rank among the provinces of that month,
--- provisional band, distance to the national average and to the best province.
+-- One row per province and month, every month available (2022-08 on): total, rank
+-- among the provinces of that month and era, provisional band, distance to the
+-- national average and to the best province, change since the previous month.
+-- series 'reported': the provinces of the time (63 before 2025-07, 34 after), as the
+-- source (era, source, layout) gave them. series 'comparable': before 2025-07, each of
+-- today's 34 provinces recombined from its predecessors (combine_method), under
+-- today's code, so WHERE province_code = 'H60' ORDER BY month is one series.
 -- $months: the months to (re)build.
-WITH ns AS (
-    SELECT * FROM staging.national_summary WHERE list_contains($months, month)
+WITH s AS (
+    SELECT * FROM marts.province_month_scores
+), ranked AS (
+    SELECT s.*,
+           rank() OVER (PARTITION BY month, series ORDER BY total_score DESC) AS rank,
+           count(*) OVER (PARTITION BY month, series) AS ranked_of,
+           max(total_score) OVER (PARTITION BY month, series) AS best_score,
+           round(avg(total_score) FILTER (WHERE series = 'reported')
+                 OVER (PARTITION BY month), 2) AS mean_of_reported
+    FROM s
 ), prev AS (
     SELECT CAST(month + INTERVAL 1 MONTH AS DATE) AS month, province_id,
            total_score AS previous_total
-    FROM staging.national_summary
+    FROM s
 )
-SELECT ns.month, ns.province_id, ns.province_code, ns.province_name, ns.total_score,
-       rank() OVER w AS rank,
-       count(*) OVER (PARTITION BY ns.month) AS ranked_of,
-       (SELECT b.band FROM ref.bands b WHERE ns.total_score >= b.floor
+SELECT r.month, r.province_id, r.province_code, r.province_name, r.total_score, r.rank,
+       r.ranked_of,
+       (SELECT b.band FROM ref.bands b WHERE r.total_score >= b.floor
         ORDER BY b.floor DESC LIMIT 1) AS band,
        true AS band_is_provisional,
-       coalesce(avg_.total_score, round(avg(ns.total_score) OVER (PARTITION BY ns.month), 2))
-           AS national_avg_score,
-       max(ns.total_score) OVER (PARTITION BY ns.month) AS best_score,
+       coalesce(avg_.total_score, r.mean_of_reported) AS national_avg_score,
+       r.best_score,
        -- scores have two decimals; so do differences of them
-       round(max(ns.total_score) OVER (PARTITION BY ns.month) - ns.total_score, 2) AS gap_to_best,
-       round(ns.total_score - prev.previous_total, 2) AS score_change,
+       round(r.best_score - r.total_score, 2) AS gap_to_best,
+       round(r.total_score - prev.previous_total, 2) AS score_change,
        -- a month keeps moving until some days after it ends
-       ns.captured_at >= CAST(ns.month + INTERVAL 1 MONTH + INTERVAL 5 DAY AS TIMESTAMPTZ)
+       r.captured_at >= CAST(r.month + INTERVAL 1 MONTH + INTERVAL 5 DAY AS TIMESTAMPTZ)
            AS is_final,
-       ns.captured_at, ns.is_synthetic
-FROM ns
-LEFT JOIN staging.national_average avg_ USING (month)
-LEFT JOIN prev USING (month, province_id)
-WINDOW w AS (PARTITION BY ns.month ORDER BY ns.total_score DESC)
+       r.captured_at, r.is_synthetic, r.era, r.series, r.source, r.layout, r.province_key,
+       r.successor_code, r.rank_reported, r.online_combined AS online_combined_score,
+       r.dossiers_received, r.combine_method, r.predecessors, r.predecessor_ranks
+FROM ranked r
+LEFT JOIN staging.national_average avg_ ON avg_.month = r.month AND r.source = 'portal_api'
+LEFT JOIN prev ON prev.month = r.month AND prev.province_id = r.province_id
+WHERE list_contains($months, r.month)

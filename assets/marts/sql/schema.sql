@@ -12,18 +12,42 @@ CREATE TABLE IF NOT EXISTS ref.metrics (
 
 CREATE TABLE IF NOT EXISTS ref.bands (floor DOUBLE, band VARCHAR, provisional BOOLEAN);
 
+CREATE TABLE IF NOT EXISTS ref.provinces (
+    province_key VARCHAR, era VARCHAR, province_code VARCHAR, department_id VARCHAR,
+    province_name VARCHAR, short_name VARCHAR, valid_from DATE, valid_to DATE,
+    successor_key VARCHAR, successor_name VARCHAR, name_variants VARCHAR[]);
+
 CREATE TABLE IF NOT EXISTS marts.province_monthly (
     month DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
     total_score DOUBLE, rank INTEGER, ranked_of INTEGER, band VARCHAR,
     band_is_provisional BOOLEAN, national_avg_score DOUBLE, best_score DOUBLE,
     gap_to_best DOUBLE, score_change DOUBLE, is_final BOOLEAN, captured_at TIMESTAMPTZ,
     is_synthetic BOOLEAN);
+-- added with the history (issue 5): warehouses built before it get the columns here
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS era VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS series VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS source VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS layout VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS province_key VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS successor_code VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS rank_reported INTEGER;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS online_combined_score DOUBLE;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS dossiers_received DOUBLE;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS combine_method VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS predecessors VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS predecessor_ranks VARCHAR;
 
 CREATE TABLE IF NOT EXISTS marts.group_monthly (
     month DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
     group_code VARCHAR, group_name VARCHAR, score DOUBLE, max_score DOUBLE,
     points_lost DOUBLE, national_avg_score DOUBLE, best_score DOUBLE, rank INTEGER,
     ranked_of INTEGER, captured_at TIMESTAMPTZ, is_synthetic BOOLEAN);
+ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS era VARCHAR;
+ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS series VARCHAR;
+ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS source VARCHAR;
+ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS province_key VARCHAR;
+ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS combine_method VARCHAR;
+ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS note VARCHAR;
 
 CREATE TABLE IF NOT EXISTS marts.metric_monthly (
     month DATE, province_id VARCHAR, province_code VARCHAR, group_code VARCHAR,
@@ -129,3 +153,74 @@ SELECT u.month, u.province_id, u.province_code, u.unit_id, u.unit_name,
 FROM staging.unit_group_scores u
 LEFT JOIN unit_types ut USING (month, province_id, unit_id)
 JOIN ref.metrics m ON m.group_code = u.group_code AND m.rule = 'unknown';
+
+-- Every province score of every month, whichever source had it, before the marts rank
+-- them: one source per month (today's API, else the legacy service, else a ranking
+-- spreadsheet) and, for months before the merger, a comparable series for each of the
+-- 34 provinces that combines its predecessors (weighted by dossiers received when the
+-- source gives them for all of them, else a plain mean; combine_method says which).
+CREATE OR REPLACE VIEW marts.province_month_scores AS
+WITH sources AS (
+    SELECT month, '34' AS era, 'portal_api' AS source, 1 AS priority, 'six_groups' AS layout,
+           province_id, province_code AS province_key, province_code, province_name,
+           province_code AS successor_code, ckmb, tdgq, clgq, tttt,
+           round(clgq + tttt, 2) AS online_combined, mdhl, mdsh, total_score,
+           CAST(NULL AS DOUBLE) AS dossiers_received, rank_reported, captured_at,
+           is_synthetic
+    FROM staging.national_summary
+    UNION ALL
+    SELECT month, era, source, 2, layout, coalesce(province_id, province_key), province_key,
+           province_code, province_name, successor_code, ckmb, tdgq, clgq, tttt,
+           coalesce(online_combined, round(clgq + tttt, 2)), mdhl, mdsh, total_score,
+           dossiers_received, rank_reported, captured_at, is_synthetic
+    FROM staging.legacy_scores WHERE level = 'province'
+    UNION ALL
+    SELECT month, era, source, 3, layout, coalesce(province_id, province_key), province_key,
+           province_code, province_name, successor_code, ckmb, tdgq, clgq, tttt,
+           coalesce(online_combined, round(clgq + tttt, 2)), mdhl, mdsh, total_score,
+           dossiers_received, rank_reported, captured_at, is_synthetic
+    FROM staging.spreadsheet_scores WHERE level = 'province'
+), reported AS (
+    SELECT s.* EXCLUDE (priority), 'reported' AS series,
+           CAST(NULL AS VARCHAR) AS combine_method, CAST(NULL AS VARCHAR) AS predecessors,
+           CAST(NULL AS VARCHAR) AS predecessor_ranks,
+           rank() OVER (PARTITION BY month ORDER BY total_score DESC) AS rank_of_time,
+           count(*) OVER (PARTITION BY month) AS ranked_of_time
+    FROM sources s
+    QUALIFY priority = min(priority) OVER (PARTITION BY month)
+), old AS (
+    SELECT r.*, p.short_name,
+           count(*) OVER (PARTITION BY month, successor_code) AS found,
+           count(dossiers_received) OVER (PARTITION BY month, successor_code) AS weighed,
+           (SELECT count(*) FROM ref.provinces q
+            WHERE q.era = '63' AND q.successor_key = r.successor_code) AS expected
+    FROM reported r JOIN ref.provinces p ON p.province_key = r.province_key
+    WHERE r.era = '63'
+), weighted AS (
+    SELECT *, CASE WHEN expected = 1 THEN 'single_predecessor'
+                   WHEN weighed = found THEN 'dossier_weighted' ELSE 'plain_mean' END AS method,
+              CASE WHEN weighed = found THEN dossiers_received ELSE 1 END AS w
+    FROM old WHERE found = expected
+)
+SELECT * FROM reported
+UNION ALL BY NAME
+SELECT w.month, '63' AS era, any_value(w.source) AS source, 'comparable' AS series,
+       any_value(w.layout) AS layout, n.department_id AS province_id,
+       n.province_key, n.province_code, n.province_name, n.province_key AS successor_code,
+       round(sum(w.ckmb * w.w) / sum(w.w), 2) AS ckmb,
+       round(sum(w.tdgq * w.w) / sum(w.w), 2) AS tdgq,
+       round(sum(w.clgq * w.w) / sum(w.w), 2) AS clgq,
+       round(sum(w.tttt * w.w) / sum(w.w), 2) AS tttt,
+       round(sum(w.online_combined * w.w) / sum(w.w), 2) AS online_combined,
+       round(sum(w.mdhl * w.w) / sum(w.w), 2) AS mdhl,
+       round(sum(w.mdsh * w.w) / sum(w.w), 2) AS mdsh,
+       round(sum(w.total_score * w.w) / sum(w.w), 2) AS total_score,
+       sum(w.dossiers_received) AS dossiers_received,
+       CAST(NULL AS INTEGER) AS rank_reported, max(w.captured_at) AS captured_at,
+       bool_or(w.is_synthetic) AS is_synthetic, any_value(w.method) AS combine_method,
+       string_agg(w.short_name, ' + ' ORDER BY w.short_name) AS predecessors,
+       string_agg(w.short_name || ' ' || w.rank_of_time || '/' || w.ranked_of_time, '; '
+                  ORDER BY w.short_name) AS predecessor_ranks,
+       CAST(NULL AS BIGINT) AS rank_of_time, CAST(NULL AS BIGINT) AS ranked_of_time
+FROM weighted w JOIN ref.provinces n ON n.province_key = w.successor_code
+GROUP BY w.month, n.department_id, n.province_key, n.province_code, n.province_name;

@@ -1,0 +1,223 @@
+"""staging/spreadsheet_scores: ranking tables exported by provincial staff (.xlsx/.csv).
+
+Staff drop files into ``<data>/inbox/``; the sensor ``spreadsheet_inbox`` launches
+``import_spreadsheets`` for them. Each file is kept byte for byte under
+``<data>/raw/spreadsheets/`` first, then read (openpyxl / csv), its province names
+matched to the reference of the month's era, and validated with Great Expectations.
+
+- A good file replaces its month in ``staging.spreadsheet_scores`` and moves to
+  ``inbox/imported/``.
+- A file that cannot be read or does not validate moves to ``inbox/rejected/`` with
+  ``<name>.rejected.json`` beside it saying why (file, period, row, field); nothing else
+  is affected: the other files of the run are imported, the tables keep their rows.
+
+The sensor ``history_after_import`` then rebuilds the province and group marts of the
+months imported and publishes (job ``rebuild_history``).
+"""
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from assets.domain.provinces import era_of
+from assets.raw.store import write_atomic
+from assets.resources import ChisoSettings, WarehouseResource
+from assets.sources.endpoints import month_key, safe_segment
+from assets.warehouse import ensure_schema
+from checks.history_suites import history_suites
+
+from .history import frame, province_fields
+from .history_assets import audit, replace_history, validation_datasets
+from .parse import StagingError
+
+SHEETS_KEY = dg.AssetKey(["staging", "spreadsheet_scores"])
+SHEET_SUITES = history_suites("spreadsheet_scores")
+SPREADSHEET_TYPES = (".xlsx", ".csv")
+
+
+def inbox_dir(chiso: ChisoSettings) -> Path:
+    return Path(chiso.data_dir) / "inbox"
+
+
+def pending_files(inbox: Path) -> list[Path]:
+    """Files waiting in the inbox (not folders, not hidden or Excel's ~$ lock files)."""
+    if not inbox.is_dir():
+        return []
+    return sorted(p for p in inbox.iterdir()
+                  if p.is_file() and not p.name.startswith((".", "~$")))
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, **where):
+        self.reason, self.where = reason, where
+        super().__init__(reason)
+
+
+@dataclass
+class Outcome:
+    name: str
+    sha256: str
+    raw_path: str
+    status: str  # imported / rejected
+    month: date | None = None
+    rows: int = 0
+    reason: str | None = None
+    moved_to: str | None = None
+
+
+def keep_raw(raw_root: Path, path: Path) -> tuple[str, Path]:
+    """Copy the file into the raw layer (never overwritten); return its sha256 and copy."""
+    body = path.read_bytes()
+    sha = hashlib.sha256(body).hexdigest()
+    target = raw_root / "spreadsheets" / f"{sha[:12]}-{safe_segment(path.name)}"
+    if not target.exists():
+        write_atomic(target, body)
+        meta = {"original_name": path.name, "sha256": sha, "bytes": len(body),
+                "received_at": datetime.now(UTC).isoformat()}
+        write_atomic(target.with_name(target.name + ".meta.json"),
+                     json.dumps(meta, ensure_ascii=False, indent=1).encode())
+    return sha, target
+
+
+def sheet_rows(table, sha: str, raw_rel: str, received: datetime) -> list[dict]:
+    """A read SheetTable → staging rows, names matched to the era's provinces."""
+    month = table.month
+    out = []
+    for row in table.rows:
+        label = f"row {row.row_number} ({row.province_name})"
+        rec = {
+            "month": month, "era": era_of(month), "source": "spreadsheet", "level": "province",
+            "source_id": None, "unit_id": None, "unit_name": None,
+            "rank_reported": row.rank_reported, "ckmb": row.ckmb, "tdgq": row.tdgq,
+            "clgq": row.clgq, "tttt": row.tttt, "online_combined": row.online_combined,
+            "mdhl": row.mdhl, "mdsh": row.mdsh, "total_score": row.total_score,
+            "dossiers_received": row.dossiers_received, "layout": table.layout,
+            "captured_at": received, "raw_sha256": sha, "raw_path": raw_rel,
+            "is_synthetic": table.is_synthetic,
+        }
+        rec.update(province_fields(row.province_name, month, file=raw_rel, row_label=label))
+        out.append(rec)
+    return out
+
+
+def move(path: Path, folder: Path, sha: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    if target.exists():  # the same name imported before: keep both
+        target = folder / f"{path.stem}-{sha[:12]}{path.suffix}"
+    shutil.move(str(path), target)
+    return target
+
+
+def reject(path: Path, inbox: Path, outcome: Outcome, reason: str, where: dict) -> None:
+    target = move(path, inbox / "rejected", outcome.sha256)
+    sidecar = {"file": path.name, "rejected_at": datetime.now(UTC).isoformat(),
+               "reason": reason, **where, "sha256": outcome.sha256,
+               "raw_copy": outcome.raw_path,
+               "what_to_do": "Fix the file (or export it again) and drop it into the inbox; "
+                             "nothing from it was loaded."}
+    write_atomic(target.with_name(target.name + ".rejected.json"),
+                 json.dumps(sidecar, ensure_ascii=False, indent=1, default=str).encode())
+    outcome.status, outcome.reason, outcome.moved_to = "rejected", reason, str(target)
+
+
+class ImportConfig(dg.Config):
+    files: list[str] = []  # names in the inbox; empty: every file waiting there
+
+
+@dg.asset(
+    key=SHEETS_KEY, group_name="staging", pool="duckdb_warehouse", kinds={"duckdb", "excel"},
+    check_specs=[dg.AssetCheckSpec(s.name, asset=SHEETS_KEY, description=s.description,
+                                   blocking=False) for s in SHEET_SUITES]
+    + [dg.AssetCheckSpec("inbox_files_accepted", asset=SHEETS_KEY,
+                         description="Every file in the run was imported (a warning names "
+                                     "the rejected ones and why).")],
+    description="Province rankings from spreadsheets staff exported (.xlsx/.csv, both the "
+                "six-column and the merged Dịch vụ trực tuyến /22 layouts), from the inbox.",
+)
+def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
+                       chiso: ChisoSettings, warehouse: WarehouseResource):
+    from assets.sources.spreadsheets import SpreadsheetError, read_ranking
+    from checks.gx_runner import outcome_rows, validate
+
+    inbox = inbox_dir(chiso)
+    files = ([inbox / name for name in config.files] if config.files
+             else pending_files(inbox))
+    outcomes: list[Outcome] = []
+    reports = []
+    with warehouse.get_connection() as con:
+        ensure_schema(con)
+        for path in files:
+            if not path.is_file():
+                context.log.warning(f"{path.name}: no longer in {inbox} (imported already?)")
+                continue
+            sha, copy = keep_raw(chiso.raw_dir, path)
+            rel = str(copy.relative_to(chiso.raw_dir))
+            outcome = Outcome(path.name, sha, rel, "imported")
+            outcomes.append(outcome)
+            try:
+                if path.suffix.lower() not in SPREADSHEET_TYPES:
+                    raise Rejected(f"not a spreadsheet export ({path.suffix or 'no extension'};"
+                                   f" expected {', '.join(SPREADSHEET_TYPES)})", field="file")
+                try:
+                    table = read_ranking(copy)
+                except SpreadsheetError as exc:
+                    raise Rejected(str(exc), period=exc.period, row=exc.row,
+                                   field=exc.field) from exc
+                outcome.month = table.month
+                try:
+                    df = frame(sheet_rows(table, sha, rel, datetime.now(UTC)))
+                except StagingError as exc:
+                    raise Rejected(str(exc), period=exc.month, row=exc.unit,
+                                   field=exc.field_name) from exc
+                report = validate(validation_datasets("spreadsheet_scores", df), SHEET_SUITES)
+                reports.append(report)
+                audit(con, outcome_rows(report), context.run.run_id,
+                      f"{month_key(table.month)} {path.name}")
+                if report.blocking_failures:
+                    raise Rejected("validation failed:\n" + report.failures_text(),
+                                   period=month_key(table.month), field="see reason")
+                outcome.rows = replace_history(con, "staging.spreadsheet_scores", df,
+                                               [table.month])
+                outcome.moved_to = str(move(path, inbox / "imported", sha))
+                context.log.info(f"{path.name}: {month_key(table.month)}, {outcome.rows} "
+                                 f"provinces ({table.layout}); skipped: "
+                                 f"{'; '.join(table.skipped) or 'nothing'}")
+            except Rejected as exc:
+                reject(path, inbox, outcome, exc.reason, exc.where)
+                context.log.warning(f"{path.name} rejected: {exc.reason}")
+
+    imported = [o for o in outcomes if o.status == "imported"]
+    rejected = [o for o in outcomes if o.status == "rejected"]
+    months = sorted({o.month for o in imported})
+    yield dg.MaterializeResult(metadata={
+        "months": ",".join(month_key(m) for m in months),
+        "imported": "\n".join(f"{o.name}: {month_key(o.month)}, {o.rows} rows" for o in imported)
+        or "none",
+        "rejected": "\n".join(f"{o.name}: {o.reason} (see {o.moved_to}.rejected.json)"
+                              for o in rejected) or "none",
+        "table": "staging.spreadsheet_scores"})
+    outcomes_all = [x for r in reports for x in r.outcomes]
+    for suite in SHEET_SUITES:
+        failed = [o for o in outcomes_all if o.suite == suite.name and not o.success]
+        yield dg.AssetCheckResult(
+            asset_key=SHEETS_KEY, check_name=suite.name, passed=not failed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"failed": len(failed), "details": "\n".join(
+                o.message() for o in failed) or "all passed (failing files were rejected)"})
+    yield dg.AssetCheckResult(
+        asset_key=SHEETS_KEY, check_name="inbox_files_accepted", passed=not rejected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"imported": len(imported), "rejected": len(rejected),
+                  "details": "\n".join(f"{o.name}: {o.reason}" for o in rejected) or "none"})
+
+
+def months_of(metadata: dict) -> list[str]:
+    value = metadata.get("months")
+    text = getattr(value, "value", value) or ""
+    return [m for m in str(text).split(",") if m]
