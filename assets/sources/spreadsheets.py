@@ -49,7 +49,7 @@ LABELS: dict[str, str] = {
 # Header vocabulary, as folded keys (see ``fold``): exact matches only, so that
 # "dich vu truc tuyen" (merged) and "dich vu cong truc tuyen" (CLGQ) never mix.
 _HEADERS: dict[str, str] = {
-    "stt": "rank", "so thu tu": "rank", "tt": "rank",
+    "stt": "rank", "s t t": "rank", "so thu tu": "rank", "tt": "rank",
     "tinh thanh pho": "province", "tinh tp": "province", "ten tinh": "province",
     "ten tinh thanh pho": "province", "dia phuong": "province", "don vi": "province",
     "ten don vi": "province", "tinh": "province",
@@ -158,6 +158,8 @@ _GROUPED = re.compile(r"^\d{1,3}([.,\u00a0\u202f ])\d{3}(?:\1\d{3})*$")
 
 def _number(value: object, *, grouped: bool = False) -> float | str:
     """A finite float, or a string saying why the cell is not a number."""
+    if value is None:
+        return "empty cell where a number is required"
     if isinstance(value, bool):
         return f"not a number: {value!r}"
     if isinstance(value, int | float):
@@ -193,6 +195,10 @@ _NAME_PERIOD = (
     re.compile(r"(?<!\d)(20\d{2})[-_. ](\d{1,2})(?!\d)"),  # 2024-08, 2024_08
     re.compile(r"(?<!\d)(\d{1,2})[-_. ](20\d{2})(?!\d)"),  # 08-2024, thang-8-2024, T8_2024
 )
+
+
+# a title about a longer period ("Quý 3/2024", "6 tháng đầu năm", "lũy kế", "cả năm")
+_NOT_A_MONTH = re.compile(r"\b(quy\s*(i{1,3}|iv|[1-4])\b|6 thang|sau thang|luy ke|ca nam)")
 
 
 def _month_or_reason(year: int, month: int) -> date | str:
@@ -346,7 +352,7 @@ def read_ranking(path: Path, *, month_hint: date | None = None) -> SheetTable:
     except OSError as exc:
         raise SpreadsheetError(file, None, None, "content", f"cannot read the file ({exc})"
                                ) from exc
-    if not data.strip():
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise SpreadsheetError(file, None, None, "content", "empty file")
     sha256 = hashlib.sha256(data).hexdigest()
     grid = _read_csv(path, data, file) if suffix == ".csv" else _read_xlsx(path, file)
@@ -497,6 +503,11 @@ def _period(file: str, path: Path, title: str, month_hint: date | None) -> date:
         if isinstance(found, str):
             raise SpreadsheetError(file, None, None, "period", f"{found} in the title")
         return found
+    longer = _NOT_A_MONTH.search(fold(title))
+    if longer:
+        raise SpreadsheetError(file, None, None, "period",
+                               f"the title is about a longer period than a month "
+                               f"({longer.group(0)!r})")
     in_name = _name_months(path.name)
     if len(in_name) > 1:
         raise SpreadsheetError(file, None, None, "period",
