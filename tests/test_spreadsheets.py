@@ -379,15 +379,15 @@ def test_section_headings_repeated_headers_and_notes(tmp_path):
         "STT;Tỉnh/Thành phố;Công khai, minh bạch;Tiến độ giải quyết;Dịch vụ trực tuyến;"
         "Mức độ hài lòng;Số hóa hồ sơ;Tổng điểm\n"
         ";Miền Bắc;;;;;;\n"
-        "1;Hà Giang;10;15;15;16;11;67\n"
+        "1.;Hà Giang;10;15;15;16;11;67\n"
         ";;;;;;;\n"
         "STT;Tỉnh/Thành phố;Công khai, minh bạch;Tiến độ giải quyết;Dịch vụ trực tuyến;"
         "Mức độ hài lòng;Số hóa hồ sơ;Tổng điểm\n"
         "2;Cà Mau;11;16;15;16;11;69\n"
         "Người lập biểu;;;;;;;\n", encoding="utf-8")
     table = read_ranking(path)
-    assert [(r.row_number, r.province_name, r.total_score) for r in table.rows] == [
-        (3, "Hà Giang", 67.0), (6, "Cà Mau", 69.0)]
+    assert [(r.row_number, r.rank_reported, r.province_name, r.total_score)
+            for r in table.rows] == [(3, 1, "Hà Giang", 67.0), (6, 2, "Cà Mau", 69.0)]
     assert table.skipped == ("row 2: not a data row 'Miền Bắc' skipped",
                              "row 5: repeated header skipped",
                              "row 7: not a data row 'Người lập biểu' below the table ignored")

@@ -26,7 +26,7 @@ import io
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -442,6 +442,8 @@ def read_ranking(path: Path, *, month_hint: date | None = None) -> SheetTable:
                            f"(a total row) skipped")
             continue
         rank_cell = cell(cells, "rank")
+        if isinstance(rank_cell, str):
+            rank_cell = rank_cell.strip().rstrip(".")  # "1." as some exports number rows
         rank = _number(rank_cell) if not _is_blank(rank_cell) else None
         if not numbers and not isinstance(rank, float):
             text = " ".join(_cell_text(c) for c in cells if not _is_blank(c))
@@ -523,10 +525,3 @@ def _period(file: str, path: Path, title: str, month_hint: date | None) -> date:
     raise SpreadsheetError(file, None, None, "period",
                            "no period in the title rows or the file name, and no month hint")
 
-
-def headers_for(layout: str) -> tuple[str, ...]:
-    """The canonical header row of a layout (used by the fixture writers)."""
-    online: Iterable[str] = (("DVC trực tuyến (12)", "Thanh toán trực tuyến (10)")
-                             if layout == "six_groups" else ("Dịch vụ trực tuyến (22)",))
-    return ("STT", "Tỉnh/Thành phố", "Công khai, minh bạch (18)", "Tiến độ giải quyết (20)",
-            *online, "Mức độ hài lòng (18)", "Số hóa hồ sơ (22)", "Tổng điểm")
