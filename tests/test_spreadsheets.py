@@ -422,3 +422,20 @@ def test_text_numbers_in_xlsx_cells(tmp_path):
     workbook.save(path)
     row = read_ranking(path).rows[0]
     assert (row.ckmb, row.tdgq, row.dossiers_received) == (15.7, 18.7, 12345.0)
+
+
+def test_a_wrong_dimension_record_does_not_truncate_the_sheet(tmp_path):
+    import re
+    import zipfile
+
+    source = write_ranking_xlsx(tmp_path / "ok.xlsx", AUG_2024, ROWS, layout="six_groups")
+    path = tmp_path / "2024-08.xlsx"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for name in old.namelist():
+            data = old.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data, count = re.subn(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:A1"', data)
+                assert count == 1
+            new.writestr(name, data)
+    table = read_ranking(path)
+    assert [r.total_score for r in table.rows] == pytest.approx([83.1, 80.1, 91.04, 72.1])

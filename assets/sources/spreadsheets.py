@@ -285,6 +285,8 @@ def _read_xlsx(path: Path, file: str) -> _Grid:
     try:
         first: _Grid | None = None
         for sheet in workbook.worksheets:
+            # some exporters write a wrong <dimension> (e.g. A1:A1); read every cell instead
+            sheet.reset_dimensions()
             rows = [(i, list(r)) for i, r in enumerate(sheet.iter_rows(values_only=True),
                                                       start=1)]
             grid = _Grid(rows, sheet.title)
