@@ -13,7 +13,7 @@ import polars as pl
 
 from assets.domain.catalogue import BANDS, GROUPS, METRICS
 from assets.domain.provinces import province_reference
-from assets.staging.history import HISTORY_SCHEMA
+from assets.staging.history import DAILY_SCHEMA, HISTORY_SCHEMA
 from assets.staging.parse import SCHEMAS
 
 SQL_DIR = Path(__file__).parent / "marts" / "sql"
@@ -54,6 +54,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     history = ", ".join(f"{c} {_duck_type(t)}" for c, t in HISTORY_SCHEMA.items())
     for table in ("staging.legacy_scores", "staging.spreadsheet_scores"):
         con.execute("CREATE TABLE IF NOT EXISTS " + table + f" ({history})")
+    daily = ", ".join(f"{c} {_duck_type(t)}" for c, t in DAILY_SCHEMA.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS staging.national_summary_history ({daily})")
     con.execute(read_sql("schema"))
     con.execute(read_sql("comments"))
 

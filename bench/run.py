@@ -112,6 +112,7 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
 
     from assets.marts.assets import MARTS, rebuild_months
     from assets.staging.assets import _audit_frame, stage_months, validation_datasets
+    from assets.staging.daily_assets import stage_daily
     from assets.warehouse import append_rows, ensure_schema, refresh_reference, replace_months
 
     t = time.perf_counter()
@@ -123,6 +124,7 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     store = RawStore(Path(raw_root))
     t0 = time.perf_counter()
     frames, _sessions = stage_months(store, months)
+    daily = stage_daily(store, months)  # every crawl's national summary (province_daily)
     t1 = time.perf_counter()
     report = validate(validation_datasets(frames, months))
     t2 = time.perf_counter()
@@ -131,6 +133,9 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     append_rows(con, "audit.validation_results",
                 _audit_frame(outcome_rows(report), "bench", months))
     staged = replace_months(con, {f"staging.{t}": f for t, f in frames.items()}, months)
+    con.register("daily", daily.to_arrow())
+    con.execute("INSERT INTO staging.national_summary_history BY NAME SELECT * FROM daily")
+    staged["staging.national_summary_history"] = daily.height
     t3 = time.perf_counter()
     refresh_reference(con)
     marts = {name: rebuild_months(con, name, months) for name in MARTS}

@@ -1,39 +1,66 @@
 #!/usr/bin/env bash
 # Set up, then run the whole pipeline on the bundled data: the real Phú Thọ captures
-# of 08/2026 plus a deterministic synthetic sample (34 provinces, 06–11/2026).
+# of 08/2026 plus a deterministic synthetic sample (34 provinces, 06–11/2026), and the
+# history before it: the legacy service (63 provinces, 01–06/2025) and four ranking
+# spreadsheets dropped in the inbox (08/2023, 08/2024, 07/2025, 08/2025).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CHISO_ROOT"
 bash scripts/setup.sh
 FIRST="${CHISO_DEMO_FIRST_MONTH:-2026-06-01}"
 LAST="${CHISO_DEMO_LAST_MONTH:-2026-11-01}"
+LEGACY_FIRST="${CHISO_DEMO_LEGACY_FIRST_MONTH:-2025-01-01}"
+LEGACY_LAST="${CHISO_DEMO_LEGACY_LAST_MONTH:-2025-06-01}"
+DATA="${CHISO_DATA_DIR:-$CHISO_ROOT/data}"
 if [ -z "${CHISO_PORTAL_URL:-}" ]; then
   echo "== generating the bundled replay sample into data/portal-replay"
   python -m tools.synthetic --out data/portal-replay --months "${FIRST:0:7}:${LAST:0:7}"
+  echo "== adding the legacy service's months and dropping the ranking spreadsheets in $DATA/inbox"
+  python -m tools.synthetic_history --out data/portal-replay \
+    --months "${LEGACY_FIRST:0:7}:${LEGACY_LAST:0:7}" --inbox "$DATA/inbox"
 fi
-DATA="${CHISO_DATA_DIR:-$CHISO_ROOT/data}"
-LOG="$DATA/logs/demo-run.log"
-mkdir -p "$(dirname "$LOG")"
-echo "== running job refresh_months for ${FIRST:0:7} .. ${LAST:0:7} (one Dagster run; log: $LOG)"
-if ! dg launch --job refresh_months --partition-range "${FIRST}...${LAST}" >"$LOG" 2>&1; then
-  grep -E "ERROR|Failure|failed" "$LOG" | tail -n 40 >&2 || tail -n 40 "$LOG" >&2
-  echo "The run failed; full log: $LOG" >&2
-  exit 1
-fi
-grep -E " - (INFO|WARNING) - " "$LOG" | sed -E 's/^.* - (INFO|WARNING) - [^ ]+ - [^ ]+ - //' || true
+mkdir -p "$DATA/logs"
+
+run() {  # run <what> <log name> <dg launch arguments...>
+  local what="$1" log="$DATA/logs/demo-$2.log"
+  shift 2
+  echo "== $what (log: $log)"
+  if ! dg launch "$@" >"$log" 2>&1; then
+    grep -E "ERROR|Failure|failed" "$log" | tail -n 40 >&2 || tail -n 40 "$log" >&2
+    echo "The run failed; full log: $log" >&2
+    exit 1
+  fi
+  grep -E " - (INFO|WARNING) - " "$log" | sed -E 's/^.* - (INFO|WARNING) - [^ ]+ - [^ ]+ - //' \
+    | grep -v "^Launching\|^Started execution\|^Finished execution" || true
+}
+
+run "job refresh_months for ${FIRST:0:7} .. ${LAST:0:7} (one Dagster run)" run \
+  --job refresh_months --partition-range "${FIRST}...${LAST}"
+run "job refresh_months for ${LEGACY_FIRST:0:7} .. ${LEGACY_LAST:0:7} (the legacy service)" legacy \
+  --job refresh_months --partition-range "${LEGACY_FIRST}...${LEGACY_LAST}"
+# Under the Dagster daemon the sensors spreadsheet_inbox and history_after_import do
+# these two steps by themselves; the demo runs them in turn.
+run "job import_spreadsheets (the files waiting in $DATA/inbox)" import --job import_spreadsheets
+run "job rebuild_history for 2023-08 .. 2025-08" history \
+  --job rebuild_history --partition-range "2023-08-01...2025-08-01"
 echo
 python -m assets.publish.summary
+echo
+python -m assets.publish.summary --history
 cat <<MSG
 
 Results
   published (open this one):  $DATA/published/chiso766.duckdb   (read-only copy)
-  marts:      marts.province_monthly, marts.group_monthly, marts.metric_monthly,
+  marts:      marts.province_monthly (every month since 2022-08, eras, comparable series),
+              marts.group_monthly, marts.province_daily, marts.metric_monthly,
               marts.unit_points_lost, marts.recoverable_points, marts.score_change_explained,
               marts.score_recomputation     validations: audit.validation_results
   scorecards: $DATA/reports/<yyyy-mm>/\${CHISO_FOCUS_PROVINCE:-H60}-scorecard.html
   guide:      docs/analysts.md
   raw captures and manifests: $DATA/raw/   (one manifest per crawl in raw/_sessions/)
+  spreadsheets: drop .xlsx/.csv in $DATA/inbox/ (imported/ and rejected/ beside it)
   query: .venv/bin/python -m assets.publish.summary --province H44   (any province)
+         .venv/bin/python -m assets.publish.summary --history         (the whole series)
          or duckdb.connect('<that file>', read_only=True) from Python (README, "Results")
   UI:   source scripts/env.sh && dg dev --host 127.0.0.1 --port 3000
 MSG

@@ -109,7 +109,8 @@ def test_the_checks_ran_and_were_recorded(august):
     suites = {r[0]: r[1] for r in rows}
     assert suites["unit_metrics_valid"] and suites["group_equals_sum_of_metrics"]
     assert suites["province_count_for_era"] and suites["rows_match_declared_total"]
-    assert len(suites) == 11
+    assert suites["national_summary_history_valid"]
+    assert len(suites) == 12  # the month's 11 and the daily history's (no legacy month)
 
 
 def test_every_staged_row_knows_its_month_province_capture_and_sha(august):

@@ -7,7 +7,8 @@ TONG_SCORE``); the shape written here is that description: a bare JSON array of 
 Everything is deterministic by seed and labelled synthetic by the files' location
 (``CHISO_PORTAL_URL`` replay) and by the spreadsheets' title rows.
 
-    python -m tools.synthetic_history --out data/portal-replay --months 2025-04:2025-06
+    python -m tools.synthetic_history --out data/portal-replay --months 2025-01:2025-06 \\
+        --inbox data/inbox
 """
 
 import argparse
@@ -145,6 +146,30 @@ def write_legacy_replay(out: Path, months: list[date], seed: int = DEFAULT_SEED,
     return written
 
 
+# The demo's spreadsheets: two Augusts before the merger (six columns, one with dossier
+# counts), and the first two months after it in the merged layout (Dịch vụ trực tuyến /22).
+BUNDLED_SHEETS = (
+    ("xep-hang-766-thang-08-2023.xlsx", date(2023, 8, 1), "six_groups", True),
+    ("xep-hang-766-thang-08-2024.xlsx", date(2024, 8, 1), "six_groups", False),
+    ("bang-xep-hang-2025-07.csv", date(2025, 7, 1), "online_merged", False),
+    ("bang-xep-hang-2025-08.csv", date(2025, 8, 1), "online_merged", False),
+)
+
+
+def write_bundled_spreadsheets(inbox: Path, seed: int = DEFAULT_SEED) -> list[Path]:
+    """Drop the demo's ranking spreadsheets into an inbox folder."""
+    from tools.synthetic_sheets import write_ranking_csv, write_ranking_xlsx
+
+    inbox.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, month, layout, dossiers in BUNDLED_SHEETS:
+        rows = (old_rows(month, seed, with_dossiers=dossiers) if month < date(2025, 7, 1)
+                else current_rows(month, seed))
+        writer = write_ranking_xlsx if name.endswith(".xlsx") else write_ranking_csv
+        written.append(writer(inbox / name, month, rows, layout=layout, dossiers=dossiers))
+    return written
+
+
 def month_range(spec: str) -> list[date]:
     first, _, last = spec.partition(":")
     start = date.fromisoformat(first + "-01")
@@ -161,6 +186,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--months", required=True, help="yyyy-mm:yyyy-mm (before 2025-07)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--inbox", type=Path,
+                        help="also drop the demo's ranking spreadsheets into this folder")
     args = parser.parse_args()
     months = month_range(args.months)
     late = [m for m in months if m >= date(2025, 7, 1)]
@@ -168,6 +195,9 @@ def main() -> None:
         parser.error(f"the legacy service covers months before 2025-07, not {late[0]:%Y-%m}")
     n = write_legacy_replay(args.out, months, args.seed)
     print(f"wrote {n} legacy responses for {len(months)} month(s) into {args.out}")
+    if args.inbox:
+        for path in write_bundled_spreadsheets(args.inbox, args.seed):
+            print(f"dropped {path}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from assets.warehouse import ensure_schema, months_after, read_sql, refresh_refe
 STAGING = lambda *names: [dg.AssetKey(["staging", n]) for n in names]  # noqa: E731
 MART = lambda *names: [dg.AssetKey(["marts", n]) for n in names]  # noqa: E731
 HISTORY_STAGING = STAGING("national_summary", "national_average", "legacy_scores",
-                          "spreadsheet_scores")
+                          "spreadsheet_scores", "national_summary_history")
 UNIT_STAGING = STAGING("unit_metrics", "unit_parameters", "unit_group_scores")
 
 # name -> (upstream assets, description); the order is the build order.
@@ -26,6 +26,11 @@ MARTS = {
         HISTORY_STAGING,
         "Each province's six group scores, points lost, national average, best and rank, "
         "every month since 2022-08 (same series as province_monthly)."),
+    "province_daily": (
+        STAGING("national_summary_history"),
+        "How each month's scores moved day by day: every province's total, groups and rank "
+        "on each day the national summary was captured, and the change since the day "
+        "before."),
     "metric_monthly": (
         UNIT_STAGING,
         "Each pulled province's metrics: counts, ratio, score, points lost, data-quality "

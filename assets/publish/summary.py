@@ -1,6 +1,7 @@
 """What the focus province lost, as text: for the demo, the UI and the command line.
 
     python -m assets.publish.summary [--province H60] [--db data/published/chiso766.duckdb]
+    python -m assets.publish.summary --history [--province H60]   # every month, 2022 on
 """
 
 import argparse
@@ -41,6 +42,9 @@ def focus_summary(con: duckdb.DuckDBPyConnection, code: str, month=None) -> str:
         SELECT group_code, group_name, score, max_score, points_lost, rank, ranked_of
         FROM marts.group_monthly WHERE province_code = ? AND month = ?
         ORDER BY points_lost DESC""", [code, month]).fetchall():
+        if g[2] is None:  # merged online column in the source
+            out.append(f"| {g[0]} {g[1]} | – | {g[3]:.0f} | – | – |")
+            continue
         out.append(f"| {g[0]} {g[1]} | {g[2]:.2f} | {g[3]:.0f} | {g[4]:.2f} | {g[5]}/{g[6]} |")
     metrics = con.execute("""
         SELECT group_code, metric_code, metric_name, ratio, score, max_score, points_lost
@@ -65,14 +69,43 @@ def focus_summary(con: duckdb.DuckDBPyConnection, code: str, month=None) -> str:
     return "\n".join(out)
 
 
+def history_summary(con: duckdb.DuckDBPyConnection, code: str) -> str:
+    """The province's whole series, month by month, across the 2025 merger."""
+    rows = con.execute("""
+        SELECT month, era, series, source, layout, total_score, rank, ranked_of, score_change,
+               combine_method, predecessor_ranks, is_synthetic
+        FROM marts.province_monthly WHERE province_code = ? ORDER BY month""",
+                       [code]).fetchall()
+    if not rows:
+        return f"No history for province {code} in marts.province_monthly."
+    out = [f"## {code}: every month available"
+           + (" — SYNTHETIC SAMPLE DATA" if any(r[11] for r in rows) else ""), "",
+           "| month | era | series | source | total | rank | change | how |",
+           "|---|---|---|---|---:|---:|---:|---|"]
+    for (month, era, series, source, layout, total, rank, of, change, method, ranks,
+         _) in rows:
+        how = f"{method}: {ranks}" if method else ""
+        if layout == "online_merged":
+            how = (how + "; " if how else "") + "CLGQ+TTTT merged (/22)"
+        change_text = "" if change is None else f"{change:+.2f}"
+        out.append(f"| {month:%Y-%m} | {era} | {series} | {source} | {total:.2f} | "
+                   f"{rank}/{of} | {change_text} | {how} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     settings = load_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--province", default=settings.focus_province)
     parser.add_argument("--db", type=Path, default=settings.published_path)
+    parser.add_argument("--history", action="store_true",
+                        help="print the province's whole series across the 2025 merger")
     args = parser.parse_args()
     with duckdb.connect(str(args.db), read_only=True) as con:
-        print(focus_summary(con, args.province.upper()))
+        if args.history:
+            print(history_summary(con, args.province.upper()))
+        else:
+            print(focus_summary(con, args.province.upper()))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from assets.domain.catalogue import GROUP_CODES, GROUPS
 from assets.domain.provinces import era_of, province_reference, resolve_province
 from assets.sources.endpoints import month_key
 
-from .parse import StagingError
+from .parse import SCHEMAS, StagingError
 
 HISTORY_TABLE = "history_scores"
 GROUP_COLUMNS = tuple(g.lower() for g in GROUP_CODES)
@@ -32,6 +32,8 @@ HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "captured_at": pl.Datetime("us", "UTC"), "raw_sha256": pl.String, "raw_path": pl.String,
     "is_synthetic": pl.Boolean,
 }
+# The national summary of every complete crawl of a month (staging/daily_assets.py).
+DAILY_SCHEMA: dict[str, pl.DataType] = {**SCHEMAS["national_summary"], "session": pl.String}
 ONLINE_MAX = GROUPS["CLGQ"].max_score + GROUPS["TTTT"].max_score  # the merged column, /22
 
 

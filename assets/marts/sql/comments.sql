@@ -271,3 +271,28 @@ COMMENT ON COLUMN marts.province_month_scores.predecessors IS 'Comparable rows: 
 COMMENT ON COLUMN marts.province_month_scores.predecessor_ranks IS 'Comparable rows: each predecessor''s rank of the time.';
 COMMENT ON COLUMN marts.province_month_scores.rank_of_time IS 'Reported rows: rank by total among the month''s provinces.';
 COMMENT ON COLUMN marts.province_month_scores.ranked_of_time IS 'Reported rows: number of provinces that month.';
+
+COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month has stopped changing after it closed: the last two captures after its end agree (final_reason unchanged_after_close), or the capture was taken 5 days or more after the end (captured_5_days_after_close). An open month keeps moving.';
+COMMENT ON COLUMN marts.province_monthly.final_reason IS 'Why is_final is true: unchanged_after_close or captured_5_days_after_close; NULL while the month may still move.';
+
+COMMENT ON TABLE marts.province_daily IS 'How a month''s scores moved day by day: one row per province and day on which the national summary was captured (the last capture of that day, Asia/Ho_Chi_Minh). Every nightly capture is kept; the other marts use the latest.';
+COMMENT ON COLUMN marts.province_daily.month IS 'First day of the month scored.';
+COMMENT ON COLUMN marts.province_daily.day IS 'Day of the capture (Asia/Ho_Chi_Minh).';
+COMMENT ON COLUMN marts.province_daily.province_id IS 'The portal''s province id (UUID).';
+COMMENT ON COLUMN marts.province_daily.province_code IS 'Province code, e.g. H60.';
+COMMENT ON COLUMN marts.province_daily.province_name IS 'Province name as the portal writes it.';
+COMMENT ON COLUMN marts.province_daily.total_score IS 'Total score that day (/100).';
+COMMENT ON COLUMN marts.province_daily.ckmb IS 'CKMB that day (/18).';
+COMMENT ON COLUMN marts.province_daily.tdgq IS 'TDGQ that day (/20).';
+COMMENT ON COLUMN marts.province_daily.clgq IS 'CLGQ that day (/12).';
+COMMENT ON COLUMN marts.province_daily.tttt IS 'TTTT that day (/10).';
+COMMENT ON COLUMN marts.province_daily.mdhl IS 'MDHL that day (/18).';
+COMMENT ON COLUMN marts.province_daily.mdsh IS 'MDSH that day (/22).';
+COMMENT ON COLUMN marts.province_daily.rank IS 'Rank by total among the provinces that day.';
+COMMENT ON COLUMN marts.province_daily.ranked_of IS 'Number of provinces that day.';
+COMMENT ON COLUMN marts.province_daily.change_since_previous IS 'Total minus the total of the previous captured day of the same month (NULL on the first).';
+COMMENT ON COLUMN marts.province_daily.after_month_end IS 'True for captures taken after the month ended (the month settling).';
+COMMENT ON COLUMN marts.province_daily.is_latest IS 'True for the capture the monthly marts use.';
+COMMENT ON COLUMN marts.province_daily.captured_at IS 'When the portal answered (UTC).';
+COMMENT ON COLUMN marts.province_daily.session IS 'The crawl (raw/_sessions/<month>/<session>.json) it came from.';
+COMMENT ON COLUMN marts.province_daily.is_synthetic IS 'True for generated sample data.';

@@ -16,6 +16,18 @@ WITH s AS (
            round(avg(total_score) FILTER (WHERE series = 'reported')
                  OVER (PARTITION BY month), 2) AS mean_of_reported
     FROM s
+), post AS (
+    -- captures of the national summary taken after the month ended (local time)
+    SELECT month, province_id, md5(concat_ws(',', total_score, ckmb, tdgq, clgq, tttt, mdhl,
+                                            mdsh)) AS scores,
+           row_number() OVER (PARTITION BY month, province_id ORDER BY captured_at DESC) AS k
+    FROM staging.national_summary_history
+    WHERE list_contains($months, month)
+      AND captured_at >= timezone('Asia/Ho_Chi_Minh', CAST(month + INTERVAL 1 MONTH AS TIMESTAMP))
+), settled AS (
+    SELECT month, province_id,
+           count(*) = 2 AND count(DISTINCT scores) = 1 AS unchanged_after_close
+    FROM post WHERE k <= 2 GROUP BY ALL
 ), prev AS (
     SELECT CAST(month + INTERVAL 1 MONTH AS DATE) AS month, province_id,
            total_score AS previous_total
@@ -31,13 +43,21 @@ SELECT r.month, r.province_id, r.province_code, r.province_name, r.total_score, 
        -- scores have two decimals; so do differences of them
        round(r.best_score - r.total_score, 2) AS gap_to_best,
        round(r.total_score - prev.previous_total, 2) AS score_change,
-       -- a month keeps moving until some days after it ends
-       r.captured_at >= CAST(r.month + INTERVAL 1 MONTH + INTERVAL 5 DAY AS TIMESTAMPTZ)
+       -- a month keeps moving until some days after it ends: final once two captures
+       -- after its end agree, or (one capture) once it was taken 5 days after the end
+       coalesce(st.unchanged_after_close, false)
+           OR r.captured_at >= CAST(r.month + INTERVAL 1 MONTH + INTERVAL 5 DAY AS TIMESTAMPTZ)
            AS is_final,
+       CASE WHEN r.captured_at >= CAST(r.month + INTERVAL 1 MONTH + INTERVAL 5 DAY
+                                       AS TIMESTAMPTZ) THEN 'captured_5_days_after_close'
+            WHEN st.unchanged_after_close THEN 'unchanged_after_close'
+       END AS final_reason,
        r.captured_at, r.is_synthetic, r.era, r.series, r.source, r.layout, r.province_key,
        r.successor_code, r.rank_reported, r.online_combined AS online_combined_score,
        r.dossiers_received, r.combine_method, r.predecessors, r.predecessor_ranks
 FROM ranked r
 LEFT JOIN staging.national_average avg_ ON avg_.month = r.month AND r.source = 'portal_api'
 LEFT JOIN prev ON prev.month = r.month AND prev.province_id = r.province_id
+LEFT JOIN settled st ON st.month = r.month AND st.province_id = r.province_id
+                    AND r.source = 'portal_api'
 WHERE list_contains($months, r.month)

@@ -36,6 +36,7 @@ ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS dossiers_received DO
 ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS combine_method VARCHAR;
 ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS predecessors VARCHAR;
 ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS predecessor_ranks VARCHAR;
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS final_reason VARCHAR;
 
 CREATE TABLE IF NOT EXISTS marts.group_monthly (
     month DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
@@ -224,3 +225,10 @@ SELECT w.month, '63' AS era, any_value(w.source) AS source, 'comparable' AS seri
        CAST(NULL AS BIGINT) AS rank_of_time, CAST(NULL AS BIGINT) AS ranked_of_time
 FROM weighted w JOIN ref.provinces n ON n.province_key = w.successor_code
 GROUP BY w.month, n.department_id, n.province_key, n.province_code, n.province_name;
+
+CREATE TABLE IF NOT EXISTS marts.province_daily (
+    month DATE, day DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
+    total_score DOUBLE, ckmb DOUBLE, tdgq DOUBLE, clgq DOUBLE, tttt DOUBLE, mdhl DOUBLE,
+    mdsh DOUBLE, rank INTEGER, ranked_of INTEGER, change_since_previous DOUBLE,
+    after_month_end BOOLEAN, is_latest BOOLEAN, captured_at TIMESTAMPTZ, session VARCHAR,
+    is_synthetic BOOLEAN);
