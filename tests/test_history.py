@@ -223,3 +223,26 @@ def test_every_old_province_has_exactly_one_successor():
     old = [p for p in province_reference() if p.era == "63"]
     assert len(old) == 63 and len({p.key for p in old}) == 63
     assert {p.successor for p in old} == {p.key for p in province_reference() if p.era == "34"}
+
+
+@pytest.mark.parametrize("body, says", [
+    (b'{"code": "OK", "data": []}', "answered a JSON dict, expected an array of rows"),
+    (b"[]", "answered no rows"),
+    (b'[{"TEN": "Tuy\\u00ean Quang"}]', "legacy row 1 has no ID/TEN"),
+])
+def test_a_legacy_answer_of_the_wrong_shape_fails_the_crawl_and_is_kept(tmp_path, body, says):
+    replay = tmp_path / "replay"
+    write_legacy_replay(replay, [JUN_2025])
+    with serve(replay) as server:
+        server.add_fault(Fault("body", endpoint="report_tinh_766_service", body=body,
+                               status=200))
+        p = Pipeline(tmp_path / "data", server.url, provinces="H60")
+        result = p.run(JUN_2025, raise_on_error=False)
+    assert not result.success
+    text = next(e for e in result.all_events if e.is_step_failure
+                ).step_failure_data.error.message
+    assert says in text
+    assert "endpoint report_tinh_766_service, period 2025-06, province national" in text
+    kept = list((p.settings.raw_dir / "report_tinh_766_service" / "2025-06" / "national")
+                .glob("*.json"))
+    assert [k.read_bytes() for k in kept if not k.name.endswith(".meta.json")] == [body]

@@ -50,8 +50,8 @@ def _quality(key: str, month: date, seed: int) -> float:
     base_rng = random.Random(f"{seed}:{key}")
     base = base_rng.uniform(0.55, 0.9)
     trend = base_rng.uniform(-0.002, 0.006)
-    if key in ("old:tuyen-quang", "H60"):
-        base, trend = 0.5, 0.012
+    if key == "old:tuyen-quang":
+        base, trend = 0.5, 0.008
     t = _months_from(date(2022, 8, 1), month)
     noise = random.Random(f"{seed}:{key}:{month}").uniform(-0.03, 0.03)
     return max(0.2, min(0.98, base + trend * t + noise))
@@ -102,11 +102,15 @@ def legacy_units(province: Province, month: date, seed: int = DEFAULT_SEED) -> l
 
 def current_rows(month: date, seed: int = DEFAULT_SEED) -> list[dict]:
     """The 34 provinces of a month after the merger, for a ranking spreadsheet:
-    province_name plus the six group scores."""
+    province_name plus the six group scores — each the mean of its predecessors' levels,
+    so a province's series does not jump at the merger."""
     out = []
-    for p in sorted((p for p in province_reference() if p.era == "34"), key=lambda p: p.key):
-        out.append({"province_name": p.short, **{g.lower(): s for g, s in
-                                                 group_scores(p.key, month, seed).items()}})
+    reference = province_reference()
+    for p in sorted((p for p in reference if p.era == "34"), key=lambda p: p.key):
+        parts = [group_scores(o.key, month, seed) for o in reference
+                 if o.era == "63" and o.successor == p.key]
+        scores = {g: round(sum(part[g] for part in parts) / len(parts), 2) for g in GROUP_CODES}
+        out.append({"province_name": p.short, **{g.lower(): s for g, s in scores.items()}})
     return out
 
 
