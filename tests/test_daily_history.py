@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from conftest import Pipeline
 
+from assets.raw.store import stamp
 from tools.synthetic import generate
 
 JULY = date(2026, 7, 1)
@@ -22,7 +23,10 @@ def _backdate_session(raw_dir: Path, month: date, when: datetime) -> None:
     manifest = json.loads(latest.read_text("utf-8"))
     for capture in manifest["captures"]:
         capture["captured_at"] = when.isoformat()
-    latest.write_text(json.dumps(manifest), "utf-8")
+    manifest["started_at"] = when.isoformat()
+    # a crawl's manifest is named after its start: rename it as the crawl of that night
+    latest.unlink()
+    (folder / f"{stamp(when)}.json").write_text(json.dumps(manifest), "utf-8")
 
 
 def _restage(p: Pipeline, month: date) -> None:
