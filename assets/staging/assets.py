@@ -95,7 +95,7 @@ def _audit_frame(rows: list[dict], run_id: str, months: list[date]) -> pl.DataFr
 )
 def staging_tables(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                    warehouse: WarehouseResource):
-    from checks.gx_runner import outcome_rows, validate
+    from checks.gx_runner import outcome_rows, validate_in_bulk
 
     months = months_in_window(context)
     store = RawStore(chiso.raw_dir)
@@ -115,7 +115,7 @@ def staging_tables(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                                    "field": exc.field_name},
                          allow_retries=False) from exc
 
-    report = validate(validation_datasets(frames, months))
+    report = validate_in_bulk(validation_datasets(frames, months))
     with warehouse.get_connection() as con:
         ensure_schema(con)
         append_rows(con, "audit.validation_results",
