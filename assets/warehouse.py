@@ -73,21 +73,28 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
 def replace_months(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame],
                    months: list[date]) -> dict[str, int]:
     """Replace the given months of several staging tables in one transaction."""
-    counts = {}
     con.execute("BEGIN")
     try:
-        for table, frame in frames.items():
-            name = _table(table)
-            con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
-                        {"months": months})
-            con.register("incoming", frame.to_arrow())
-            con.execute("INSERT INTO " + name + " BY NAME SELECT * FROM incoming")  # noqa: S608 (fixed table list)
-            con.unregister("incoming")
-            counts[table] = frame.height
+        counts = replace_in_transaction(con, frames, months)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return counts
+
+
+def replace_in_transaction(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame],
+                           months: list[date]) -> dict[str, int]:
+    """replace_months' writes, inside a transaction the caller opened (and ends)."""
+    counts = {}
+    for table, frame in frames.items():
+        name = _table(table)
+        con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
+                    {"months": months})
+        con.register("incoming", frame.to_arrow())
+        con.execute("INSERT INTO " + name + " BY NAME SELECT * FROM incoming")  # noqa: S608 (fixed table list)
+        con.unregister("incoming")
+        counts[table] = frame.height
     return counts
 
 

@@ -2,8 +2,16 @@
 
 Validation runs before the write and blocks it: a month that fails keeps the
 staging and mart rows it had, and the run fails with the file, unit and field.
+
+Months are processed one at a time (parse, validate, write) inside one warehouse
+transaction, so memory holds one month's frames however many months a run covers,
+and a failure in any month rolls every month back. A month whose latest complete
+crawl has exactly the captures (sha256) already staged is not parsed again.
 """
 
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -11,9 +19,9 @@ import polars as pl
 
 from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import RawStore, latest_complete_session
-from assets.resources import ChisoSettings, WarehouseResource
+from assets.resources import ChisoSettings, RefreshConfig, WarehouseResource
 from assets.sources.endpoints import month_key
-from assets.warehouse import append_rows, ensure_schema, replace_months
+from assets.warehouse import append_rows, ensure_schema, replace_in_transaction
 from checks import summaries
 from checks.suites import SUITES
 
@@ -40,27 +48,113 @@ DESCRIPTIONS = {
 }
 
 
-def stage_months(store: RawStore, months: list[date]) -> tuple[dict[str, pl.DataFrame], dict]:
-    """Parse the latest complete crawl of each month (sha256 verified on read)."""
+def _session(store: RawStore, month: date) -> tuple:
+    found = latest_complete_session(store, month)
+    if found is None:
+        raise dg.Failure(
+            f"No complete crawl of {month_key(month)} under {store.root}: "
+            "materialize raw/portal_captures for this month first.", allow_retries=False)
+    return found
+
+
+def _kept(manifest: dict) -> list[dict]:
+    # a 503 or 429 kept before a successful retry is not data
+    return [c for c in manifest["captures"] if c["http_status"] in (200, 201)]
+
+
+def parse_session(store: RawStore, month: date, manifest: dict) -> dict[str, pl.DataFrame]:
+    """Parse one month's crawl (sha256 verified on read)."""
     rows = Rows()
-    sessions = {}
+    for capture in _kept(manifest):
+        try:
+            body = store.read_verified(capture)
+        except ValueError as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        parse_capture(capture, body, rows, month)
+    return rows.frames()
+
+
+def stage_months(store: RawStore, months: list[date]) -> tuple[dict[str, pl.DataFrame], dict]:
+    """Parse the latest complete crawl of each month, all months in one set of frames."""
+    parts, sessions = defaultdict(list), {}
     for month in months:
-        found = latest_complete_session(store, month)
-        if found is None:
-            raise dg.Failure(
-                f"No complete crawl of {month_key(month)} under {store.root}: "
-                "materialize raw/portal_captures for this month first.", allow_retries=False)
-        path, manifest = found
+        path, manifest = _session(store, month)
         sessions[month_key(month)] = str(path)
-        for capture in manifest["captures"]:
-            if capture["http_status"] not in (200, 201):
-                continue  # a 503 or 429 kept before a successful retry
-            try:
-                body = store.read_verified(capture)
-            except ValueError as exc:
-                raise dg.Failure(str(exc), allow_retries=False) from exc
-            parse_capture(capture, body, rows, month)
-    return rows.frames(), sessions
+        for table, frame in parse_session(store, month, manifest).items():
+            parts[table].append(frame)
+    return {t: pl.concat(f) for t, f in parts.items()}, sessions
+
+
+@dataclass
+class StagingRun:
+    """What stage_validate_load did, month by month."""
+
+    sessions: dict[str, str] = field(default_factory=dict)  # month -> manifest loaded
+    unchanged: dict[str, str] = field(default_factory=dict)  # month -> why not reloaded
+    validated: list[date] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # staging table -> rows written
+    reports: list = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @property
+    def report(self):
+        from checks.gx_runner import merge_reports
+
+        return merge_reports(self.reports)
+
+
+def staged_sha256(con, month: date) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT DISTINCT raw_sha256 FROM staging.captures WHERE month = ?", [month]).fetchall()}
+
+
+def stage_validate_load(store: RawStore, months: list[date], con, force: bool = False,
+                        log=None) -> StagingRun:
+    """Each month: parse its latest complete crawl, validate it, write it; all months in
+    one transaction, committed only if no blocking expectation failed in any month.
+
+    A StagingError (or any error) rolls back and propagates. After a blocking failure the
+    later months are still parsed and validated, so the report names every failure.
+    """
+    from checks.gx_runner import validate_in_bulk
+
+    run = StagingRun()
+    clock = time.perf_counter
+    con.execute("BEGIN")
+    try:
+        for month in months:
+            key = month_key(month)
+            path, manifest = _session(store, month)
+            shas = {c["sha256"] for c in _kept(manifest)}
+            if not force and shas and shas == staged_sha256(con, month):
+                run.unchanged[key] = (f"captures of {path.name} ({len(shas)} sha256) are those "
+                                      "already staged: not parsed, validated or loaded again")
+                if log:
+                    log.info(f"{key}: {run.unchanged[key]}")
+                continue
+            t0 = clock()
+            frames = parse_session(store, month, manifest)
+            t1 = clock()
+            report = validate_in_bulk(validation_datasets(frames, [month]))
+            t2 = clock()
+            run.reports.append(report)
+            run.validated.append(month)
+            run.sessions[key] = str(path)
+            if not any(r.blocking_failures for r in run.reports):
+                for table, n in replace_in_transaction(
+                        con, {f"staging.{t}": f for t, f in frames.items()}, [month]).items():
+                    run.counts[table] = run.counts.get(table, 0) + n
+            del frames
+            run.seconds["parse"] += t1 - t0
+            run.seconds["validate"] += t2 - t1
+            run.seconds["load"] += clock() - t2
+        t = clock()
+        con.execute("ROLLBACK" if run.report.blocking_failures else "COMMIT")
+        run.seconds["load"] += clock() - t
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return run
 
 
 def validation_datasets(frames: dict[str, pl.DataFrame], months: list[date]) -> dict:
@@ -81,8 +175,32 @@ def _audit_frame(rows: list[dict], run_id: str, months: list[date]) -> pl.DataFr
                          for r in rows])
 
 
+DOWNSTREAM_LEAVES = (dg.AssetKey(["publish", "analyst_copy"]), dg.AssetKey(["report", "scorecard"]))
+
+
+def _latest_stamp(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> float:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+    return records[0].timestamp if records else 0.0
+
+
+def downstream_behind(instance: dg.DagsterInstance, months: list[str]) -> list[str]:
+    """Months whose last staging was not followed by a publish and a scorecard (a run that
+    stopped half-way): their marts are rebuilt though their captures did not change."""
+    behind = []
+    for key in months:
+        partition = f"{key}-01"
+        staged = _latest_stamp(instance, STAGING_KEYS["captures"], partition)
+        if not staged or any(_latest_stamp(instance, leaf, partition) < staged
+                             for leaf in DOWNSTREAM_LEAVES):
+            behind.append(key)
+    return behind
+
+
 @dg.multi_asset(
-    specs=[dg.AssetSpec(key, deps=[RAW_KEY], group_name="staging",
+    # skippable: a run with nothing new yields no materialization, and the marts,
+    # the publish and the scorecard after it are skipped
+    specs=[dg.AssetSpec(key, deps=[RAW_KEY], group_name="staging", skippable=True,
                         description=DESCRIPTIONS[t], kinds={"duckdb"})
            for t, key in STAGING_KEYS.items()],
     check_specs=[dg.AssetCheckSpec(s.name, asset=STAGING_KEYS[CHECK_TARGET[s.dataset]],
@@ -93,33 +211,31 @@ def _audit_frame(rows: list[dict], run_id: str, months: list[date]) -> pl.DataFr
     pool="duckdb_warehouse",
     name="staging_tables",
 )
-def staging_tables(context: dg.AssetExecutionContext, chiso: ChisoSettings,
-                   warehouse: WarehouseResource):
-    from checks.gx_runner import outcome_rows, validate_in_bulk
+def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
+                   chiso: ChisoSettings, warehouse: WarehouseResource):
+    from checks.gx_runner import outcome_rows
 
     months = months_in_window(context)
     store = RawStore(chiso.raw_dir)
-    try:
-        frames, sessions = stage_months(store, months)
-    except StagingError as exc:
-        with warehouse.get_connection() as con:
-            ensure_schema(con)
+    with warehouse.get_connection() as con:
+        ensure_schema(con)
+        try:
+            run = stage_validate_load(store, months, con, force=config.force, log=context.log)
+        except StagingError as exc:
             append_rows(con, "audit.validation_results", _audit_frame([{
                 "suite": "parse", "dataset": "raw", "expectation": "parseable portal response",
                 "columns": exc.field_name, "success": False, "blocking": True,
                 "element_count": 1, "unexpected_count": 1, "examples": str(exc)}],
                 context.run.run_id, months))
-        context.log.error(str(exc))
-        raise dg.Failure(description=f"Staging stopped, nothing loaded: {exc}",
-                         metadata={"file": exc.file, "period": exc.month, "unit": exc.unit,
-                                   "field": exc.field_name},
-                         allow_retries=False) from exc
-
-    report = validate_in_bulk(validation_datasets(frames, months))
-    with warehouse.get_connection() as con:
-        ensure_schema(con)
-        append_rows(con, "audit.validation_results",
-                    _audit_frame(outcome_rows(report), context.run.run_id, months))
+            context.log.error(str(exc))
+            raise dg.Failure(description=f"Staging stopped, nothing loaded: {exc}",
+                             metadata={"file": exc.file, "period": exc.month, "unit": exc.unit,
+                                       "field": exc.field_name},
+                             allow_retries=False) from exc
+        report = run.report
+        if run.validated:
+            append_rows(con, "audit.validation_results",
+                        _audit_frame(outcome_rows(report), context.run.run_id, run.validated))
         for warning in report.warnings:
             context.log.warning(warning.message())
         if report.blocking_failures:
@@ -129,23 +245,37 @@ def staging_tables(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                 description="Validation failed; nothing was loaded and the previous staging, "
                             f"marts and published copy are unchanged.\n{text}",
                 metadata={"failed_expectations": len(report.blocking_failures),
-                          "months": ", ".join(month_key(m) for m in months),
+                          "months": ", ".join(month_key(m) for m in run.validated),
                           "details": dg.MetadataValue.md(f"```\n{text}\n```"),
                           "audit_table": "audit.validation_results"},
                 allow_retries=False)
-        counts = replace_months(con, {f"staging.{t}": f for t, f in frames.items()}, months)
 
-    for table, key in STAGING_KEYS.items():
-        yield dg.MaterializeResult(asset_key=key, metadata={
-            "rows": counts[f"staging.{table}"], "table": f"staging.{table}",
-            "sessions": "\n".join(f"{k}: {v}" for k, v in sessions.items()),
-        })
+    unchanged = "\n".join(f"{k}: {v}" for k, v in run.unchanged.items()) or "none"
+    behind = downstream_behind(context.instance, list(run.unchanged)) if run.unchanged else []
+    if not run.validated and not behind:
+        # Nothing new: no materialization, so the marts, publish and scorecard are skipped.
+        context.log.info("Nothing new to stage: the marts, the published copy and the "
+                         "scorecard are current and are not rebuilt.")
+        for key in STAGING_KEYS.values():
+            context.log_event(dg.AssetObservation(asset_key=key, metadata={
+                "not_reloaded": unchanged, "downstream": "current: skipped"}))
+    else:
+        for table, key in STAGING_KEYS.items():
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                "rows_loaded": run.counts.get(f"staging.{table}", 0),
+                "table": f"staging.{table}",
+                "sessions": "\n".join(f"{k}: {v}" for k, v in run.sessions.items()) or "none",
+                "not_reloaded": unchanged,
+                "downstream_rebuilt_for": ", ".join(behind) or "loaded months only",
+            })
     for suite in SUITES:
-        failed = [o for o in report.outcomes if o.suite == suite.name and not o.success]
+        outcomes = [o for o in report.outcomes if o.suite == suite.name]
+        failed = [o for o in outcomes if not o.success]
         yield dg.AssetCheckResult(
             asset_key=STAGING_KEYS[CHECK_TARGET[suite.dataset]], check_name=suite.name,
             passed=not failed,
             severity=dg.AssetCheckSeverity.ERROR if suite.blocking else dg.AssetCheckSeverity.WARN,
-            metadata={"expectations": sum(o.suite == suite.name for o in report.outcomes),
-                      "failed": len(failed),
-                      "details": "\n".join(o.message() for o in failed) or "all passed"})
+            metadata={"expectations": len(outcomes), "failed": len(failed),
+                      "details": "\n".join(o.message() for o in failed)
+                      or ("all passed" if outcomes else "not re-run: captures unchanged since "
+                          "they passed")})
