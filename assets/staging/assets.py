@@ -3,12 +3,13 @@
 Validation runs before the write and blocks it: a month that fails keeps the
 staging and mart rows it had, and the run fails with the file, unit and field.
 
-Months are processed one at a time (parse, validate, write) inside one warehouse
-transaction, so memory holds one month's frames however many months a run covers,
-and a failure in any month rolls every month back. A month whose latest complete
+Months are processed one at a time (parse, validate, set aside as Parquet), so memory
+holds one month's frames however many months a run covers; the validated months are
+then loaded in one transaction, and a failure in any month loads none. A month whose latest complete
 crawl has exactly the captures (sha256) already staged is not parsed again.
 """
 
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import RawStore, latest_complete_session
 from assets.resources import ChisoSettings, RefreshConfig, WarehouseResource
 from assets.sources.endpoints import month_key
-from assets.warehouse import append_rows, ensure_schema, replace_in_transaction
+from assets.warehouse import append_rows, ensure_schema, replace_from_parquet
 from checks import summaries
 from checks.suites import SUITES
 
@@ -110,18 +111,21 @@ def staged_sha256(con, month: date) -> set[str]:
 
 def stage_validate_load(store: RawStore, months: list[date], con, force: bool = False,
                         log=None) -> StagingRun:
-    """Each month: parse its latest complete crawl, validate it, write it; all months in
-    one transaction, committed only if no blocking expectation failed in any month.
+    """Each month: parse its latest complete crawl, validate it, and set its rows aside
+    (Parquet in a temp dir); then, only if no blocking expectation failed in any month,
+    replace every validated month in one transaction.
 
-    A StagingError (or any error) rolls back and propagates. After a blocking failure the
-    later months are still parsed and validated, so the report names every failure.
+    Memory holds one month's frames at a time, and the load is one streaming insert per
+    table. A StagingError (or any error) propagates with nothing written. After a
+    blocking failure the later months are still parsed and validated, so the report
+    names every failure.
     """
     from checks.gx_runner import validate_in_bulk
 
     run = StagingRun()
     clock = time.perf_counter
-    con.execute("BEGIN")
-    try:
+    files: dict[str, list[str]] = {f"staging.{t}": [] for t in STAGING_KEYS}
+    with tempfile.TemporaryDirectory(prefix="chiso-staging-") as spill:
         for month in months:
             key = month_key(month)
             path, manifest = _session(store, month)
@@ -141,19 +145,18 @@ def stage_validate_load(store: RawStore, months: list[date], con, force: bool = 
             run.validated.append(month)
             run.sessions[key] = str(path)
             if not any(r.blocking_failures for r in run.reports):
-                for table, n in replace_in_transaction(
-                        con, {f"staging.{t}": f for t, f in frames.items()}, [month]).items():
-                    run.counts[table] = run.counts.get(table, 0) + n
+                for table, frame in frames.items():
+                    target = f"{spill}/{table}-{key}.parquet"
+                    frame.write_parquet(target, compression="lz4")
+                    files[f"staging.{table}"].append(target)
             del frames
             run.seconds["parse"] += t1 - t0
             run.seconds["validate"] += t2 - t1
             run.seconds["load"] += clock() - t2
-        t = clock()
-        con.execute("ROLLBACK" if run.report.blocking_failures else "COMMIT")
-        run.seconds["load"] += clock() - t
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        if run.validated and not run.report.blocking_failures:
+            t = clock()
+            run.counts = replace_from_parquet(con, files, run.validated)
+            run.seconds["load"] += clock() - t
     return run
 
 
