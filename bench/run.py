@@ -333,8 +333,8 @@ def render(r: dict) -> str:
             "(previous + open month), SQLite instance, replayed portal without pause, "
             f"warehouse {n['warehouse_mb']:.0f} MB",
             f"  Dagster start-up    run of a one-op job {n['startup_run_s']:.2f} s "
-            f"(per process also: import {n['import_s']:.1f} s, code location "
-            f"{n['load_defs_s']:.1f} s)",
+            f"(per process also: import dagster {n['import_s']:.1f} s, load the code "
+            f"location {n['load_defs_s']:.1f} s)",
             _night_line("first night", n["first"], n["startup_run_s"]),
             _night_line("nothing new", n["nothing_new"], n["startup_run_s"]),
             _night_line("one new day", n["new_day"], n["startup_run_s"]),
