@@ -21,6 +21,7 @@ def plot(results: Path, target: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     runs = _load(results)
     if not runs:
@@ -36,7 +37,7 @@ def plot(results: Path, target: Path) -> Path:
                               ("naive_s_est", "naive loader (extrapolated)", "^:")):
         ax.plot(mb, [r[key] for r in runs], style, label=label)
     ax.set(xscale="log", yscale="log", xlabel="MB parsed (latest session of each month)",
-           ylabel="seconds", title="Rebuild time")
+           ylabel="seconds", title="Rebuild time (1, 30 days: one month; 365: twelve)")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
 
@@ -73,6 +74,9 @@ def plot(results: Path, target: Path) -> Path:
            title="Nightly refresh_months (2 months), warehouse of that size")
     ax.legend(fontsize=8)
 
+    for ax in (axes[0][0], axes[1][0]):
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     fig.suptitle("chiso766 benchmark (2 shared cores); x: days of nightly captures kept")
     fig.tight_layout()
     target.parent.mkdir(parents=True, exist_ok=True)
