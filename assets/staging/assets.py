@@ -9,11 +9,13 @@ then loaded in one transaction, and a failure in any month loads none. A month w
 crawl has exactly the captures (sha256) already staged is not parsed again.
 """
 
+import shutil
 import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -109,8 +111,11 @@ def staged_sha256(con, month: date) -> set[str]:
         "SELECT DISTINCT raw_sha256 FROM staging.captures WHERE month = ?", [month]).fetchall()}
 
 
+SPILL_PREFIX = ".staging-spill-"
+
+
 def stage_validate_load(store: RawStore, months: list[date], con, force: bool = False,
-                        log=None) -> StagingRun:
+                        log=None, spill_root: Path | None = None) -> StagingRun:
     """Each month: parse its latest complete crawl, validate it, and set its rows aside
     (Parquet in a temp dir); then, only if no blocking expectation failed in any month,
     replace every validated month in one transaction.
@@ -118,14 +123,19 @@ def stage_validate_load(store: RawStore, months: list[date], con, force: bool = 
     Memory holds one month's frames at a time, and the load is one streaming insert per
     table. A StagingError (or any error) propagates with nothing written. After a
     blocking failure the later months are still parsed and validated, so the report
-    names every failure.
+    names every failure. ``spill_root``: where the Parquet goes (the system temp dir if
+    None); writers take turns (one pool slot), so a spill left there was a killed run's.
     """
     from checks.gx_runner import validate_in_bulk
 
     run = StagingRun()
     clock = time.perf_counter
     files: dict[str, list[str]] = {f"staging.{t}": [] for t in STAGING_KEYS}
-    with tempfile.TemporaryDirectory(prefix="chiso-staging-") as spill:
+    if spill_root is not None:
+        spill_root.mkdir(parents=True, exist_ok=True)
+        for stale in spill_root.glob(SPILL_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=SPILL_PREFIX, dir=spill_root) as spill:
         for month in months:
             key = month_key(month)
             path, manifest = _session(store, month)
@@ -223,7 +233,8 @@ def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
     with warehouse.get_connection() as con:
         ensure_schema(con)
         try:
-            run = stage_validate_load(store, months, con, force=config.force, log=context.log)
+            run = stage_validate_load(store, months, con, force=config.force, log=context.log,
+                                      spill_root=Path(warehouse.database).parent)
         except StagingError as exc:
             append_rows(con, "audit.validation_results", _audit_frame([{
                 "suite": "parse", "dataset": "raw", "expectation": "parseable portal response",
