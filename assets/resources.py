@@ -7,8 +7,19 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
+
+
+class RefreshConfig(dg.Config):
+    """Run config of the crawl and of staging: ``force: true`` under either op's name."""
+
+    force: bool = Field(
+        default=False,
+        description="raw: fetch a closed month again although its final crawl is kept; "
+                    "staging: parse, validate and load a month again although its captures "
+                    "(sha256) are those already staged")
 
 
 class ChisoSettings(dg.ConfigurableResource):

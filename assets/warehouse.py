@@ -106,6 +106,36 @@ def replace_months(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFram
     return counts
 
 
+# DuckDB keeps a transaction's appended rows and the pages it wrote in memory up to its
+# memory_limit (80 % of RAM by default): loading a year in one transaction grew the
+# process by ~150 MB a month. Bounded here, for the one big load of replace_from_parquet.
+LOAD_MEMORY_LIMIT = "768MB"
+
+
+def replace_from_parquet(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]],
+                         months: list[date]) -> dict[str, int]:
+    """Replace the months of several tables from Parquet files, in one transaction."""
+    counts = {}
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+    con.execute("BEGIN")
+    try:
+        for table, paths in files.items():
+            name = _table(table)
+            con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
+                        {"months": months})
+            counts[table] = con.execute(
+                "INSERT INTO " + name + " BY NAME SELECT * FROM read_parquet($paths)",  # noqa: S608 (fixed table list)
+                {"paths": paths}).fetchone()[0] if paths else 0
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("SET memory_limit = '" + limit.replace("'", "") + "'")
+    return counts
+
+
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     con.register("incoming", frame.to_arrow())
     try:

@@ -23,43 +23,60 @@ from pathlib import Path
 from assets.raw.store import SESSIONS, RawStore, latest_complete_session
 from assets.sources.endpoints import ENDPOINTS
 from bench.generate import DEFAULT_SEED, generate_days
+from bench.nightly import STEPS_AFTER_STAGING, measure_nightly
+
+PROJECT = Path(__file__).resolve().parent.parent
+RESULTS = PROJECT / "bench" / "results"
+PLOT = PROJECT / "docs" / "img" / "scaling.png"
 
 # Dagster's beta notices on backfill_policy would bury the figures (printed once per process).
 warnings.filterwarnings("ignore", message=".*currently in beta.*")
 
-NUMERIC = "DOUBLE"
-UNIT_TEXT = ("departmentId", "departmentName", "departmentCode", "departmentType",
-             "departmentLevel", "agencyLevel", "level")
 METRIC = ("STRUCT(code VARCHAR, name VARCHAR, numerator DOUBLE, denominator DOUBLE, "
           "ratio DOUBLE, score DOUBLE, maxScore DOUBLE, dataQualityStatus VARCHAR, "
           "dataQualityMessage VARCHAR)")
-# The union of the unit fields of the three metric endpoints and of the three tree endpoints.
-METRIC_UNIT_NUM = ("stt", "totalScore", "totalMaxScore", "ratio", "scoreDelta", "averageScore",
-                   "classifiedPetitions", "totalDossiers", "totalPetitions")
-TREE_UNIT_NUM = ("totalScore", "totalMaxScore", "score", "maxScore", "ratio", "scoreDelta",
-                 "avgProcessingDays", "totalCompleted", "totalOnTime", "totalOverdue",
-                 "totalReceived", "totalDossierFinancialObligation",
-                 "totalDossierOnlineFormalityPaymentSuccess", "totalDossierOnlinePaymentSuccess",
-                 "totalFeeDossierFormality", "totalFeeDossierFormalityDistinct",
-                 "totalFeeFormality", "authorityCount", "channelDirectSum", "channelOnlineSum",
-                 "channelPostalSum", "channelTotalSum", "fullCount", "onlineDossierCount",
-                 "onlineOnTimeSum", "onlineOverdueSum", "onlineServiceTotal", "partialCount")
 GROUPS = "STRUCT(" + ", ".join(f"{g} DOUBLE" for g in
                                ("CKMB", "TDGQ", "CLGQ", "TTTT", "MDHL", "MDSH")) + ")"
+# Each endpoint's raw counts (the tree rows' parameters), as the portal sends them.
+TREE_PARAMS = {
+    "dvc-progress-tree": ("totalReceived", "totalOnTime", "totalCompleted", "totalOverdue",
+                          "avgProcessingDays"),
+    "provide-online-tree": ("authorityCount", "partialCount", "fullCount", "onlineDossierCount",
+                            "onlineServiceTotal", "channelOnlineSum", "channelDirectSum",
+                            "channelPostalSum", "channelTotalSum", "onlineOnTimeSum",
+                            "onlineOverdueSum"),
+    "formality-online-payment-tree": (
+        "totalDossierOnlinePaymentSuccess", "totalDossierFinancialObligation",
+        "totalDossierOnlineFormalityPaymentSuccess", "totalFeeDossierFormalityDistinct",
+        "totalFeeDossierFormality", "totalFeeFormality"),
+}
 
 
 def _struct(text: tuple[str, ...], nums: tuple[str, ...], extra: str = "") -> str:
-    fields = [f"{c} VARCHAR" for c in text] + [f"{c} {NUMERIC}" for c in nums]
+    fields = [f"{c} VARCHAR" for c in text] + [f"{c} DOUBLE" for c in nums]
     return "STRUCT(" + ", ".join(fields) + (", " + extra if extra else "") + ")"
 
 
-METRIC_UNIT = _struct(UNIT_TEXT, METRIC_UNIT_NUM, f"metrics {METRIC}[]")
-TREE_UNIT = _struct(UNIT_TEXT, TREE_UNIT_NUM)
+# Explicit schemas (auto-detection is ~8x slower, shared PITFALLS.md), and narrow ones:
+# per endpoint, exactly the fields the pipeline stages. The first floor used one union of
+# every endpoint's fields per shape (~30 nullable fields): ~15-20 % slower here.
+METRIC_UNIT = _struct(("departmentId", "departmentName", "departmentCode", "departmentType",
+                       "departmentLevel"), ("totalScore", "totalMaxScore", "ratio", "scoreDelta"),
+                      f"metrics {METRIC}[]")
 NATIONAL_ROW = _struct(("departmentId", "departmentName", "departmentCode"),
                        ("stt", "totalScore", "ratio", "scoreDelta"), f"groupScores {GROUPS}")
-# Explicit schemas: auto-detection is ~8x slower (shared PITFALLS.md).
-FLOOR_SQL = {
-    "metrics": f"""CREATE TABLE floor_metrics AS
+
+
+def _tree_unit(endpoint: str) -> str:
+    return _struct(("departmentId", "departmentName", "departmentCode", "level"),
+                   ("totalScore", "totalMaxScore", "score", "maxScore", "ratio", "scoreDelta",
+                    *TREE_PARAMS[endpoint]))
+
+
+# (table, the endpoints whose files it reads, the statement)
+FLOOR_SQL = [
+    ("floor_metrics", ("transparency", "handling-satisfaction", "dossier-digitized"), f"""
+        CREATE TABLE floor_metrics AS
         WITH units AS (
           SELECT filename, unnest(list_prepend(data.overview, data.evaluation)) AS u
           FROM read_json($files, filename = true,
@@ -67,17 +84,20 @@ FLOOR_SQL = {
                                                      evaluation {METRIC_UNIT}[])'}}))
         SELECT filename, u.departmentId AS unit_id, u.departmentName AS unit_name,
                u.totalScore, u.totalMaxScore, unnest(u.metrics, recursive := true)
-        FROM units""",  # noqa: S608 (fixed type text, no input)
-    "tree": f"""CREATE TABLE floor_tree AS
+        FROM units"""),  # noqa: S608 (fixed type text, no input)
+    *[(f"floor_tree_{i}", (endpoint,), f"""
+        CREATE TABLE floor_tree_{i} AS
         SELECT filename, unnest(list_prepend(data.parent, data.children), recursive := true)
         FROM read_json($files, filename = true,
-                       columns = {{'data': 'STRUCT(parent {TREE_UNIT},
-                                                   children {TREE_UNIT}[])'}})""",  # noqa: S608
-    "national": f"""CREATE TABLE floor_national AS
+                       columns = {{'data': 'STRUCT(parent {_tree_unit(endpoint)},
+                                                   children {_tree_unit(endpoint)}[])'}})""")  # noqa: S608
+      for i, endpoint in enumerate(TREE_PARAMS)],
+    ("floor_national", ("service-results",), f"""
+        CREATE TABLE floor_national AS
         SELECT filename, unnest(data.evaluation, recursive := true)
         FROM read_json($files, filename = true,
-                       columns = {{'data': 'STRUCT(evaluation {NATIONAL_ROW}[])'}})""",  # noqa: S608
-}
+                       columns = {{'data': 'STRUCT(evaluation {NATIONAL_ROW}[])'}})"""),  # noqa: S608
+]
 
 
 def _peak_rss_mb() -> float:
@@ -111,53 +131,60 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     import duckdb
 
     from assets.marts.assets import MARTS, rebuild_months
-    from assets.staging.assets import _audit_frame, stage_months, validation_datasets
+    from assets.staging.assets import _audit_frame, stage_validate_load
     from assets.staging.daily_assets import stage_daily
-    from assets.warehouse import append_rows, ensure_schema, refresh_reference, replace_months
+    from assets.warehouse import append_rows, ensure_schema, refresh_reference
 
     t = time.perf_counter()
     import great_expectations  # noqa: F401 (its ~4 s import is reported, not counted)
 
-    from checks.gx_runner import outcome_rows, validate
+    from checks.gx_runner import outcome_rows
     gx_import_s = time.perf_counter() - t
 
     store = RawStore(Path(raw_root))
     t0 = time.perf_counter()
-    frames, _sessions = stage_months(store, months)
-    daily = stage_daily(store, months)  # every crawl's national summary (province_daily)
-    t1 = time.perf_counter()
-    report = validate(validation_datasets(frames, months))
-    t2 = time.perf_counter()
     con = duckdb.connect(db_path)
     ensure_schema(con)
+    t1 = time.perf_counter()
+    # what the staging asset does: month by month, parse -> validate -> write, one transaction
+    run = stage_validate_load(store, months, con)
+    report = run.report
+    t2 = time.perf_counter()
     append_rows(con, "audit.validation_results",
-                _audit_frame(outcome_rows(report), "bench", months))
-    staged = replace_months(con, {f"staging.{t}": f for t, f in frames.items()}, months)
+                _audit_frame(outcome_rows(report), "bench", run.validated))
+    # every crawl's national summary, for marts.province_daily (what that asset loads)
+    td = time.perf_counter()
+    daily = stage_daily(store, months)
     con.register("daily", daily.to_arrow())
     con.execute("INSERT INTO staging.national_summary_history BY NAME SELECT * FROM daily")
-    staged["staging.national_summary_history"] = daily.height
+    con.unregister("daily")
+    run.counts["staging.national_summary_history"] = daily.height
+    run.seconds["parse"] += time.perf_counter() - td
     t3 = time.perf_counter()
     refresh_reference(con)
     marts = {name: rebuild_months(con, name, months) for name in MARTS}
     con.close()
     t4 = time.perf_counter()
-    return {"wall_s": t4 - t0, "parse_s": t1 - t0, "gx_s": t2 - t1, "load_s": t3 - t2,
+    parse_s, gx_s = run.seconds["parse"], run.seconds["validate"]
+    return {"wall_s": t4 - t0, "parse_s": parse_s, "gx_s": gx_s,
+            "load_s": (t1 - t0) + run.seconds["load"] + (t3 - t2),
             "marts_s": t4 - t3, "gx_import_s": gx_import_s,
-            "staged_rows": sum(staged.values()), "staged": staged, "marts": marts,
+            "staged_rows": sum(run.counts.values()), "staged": run.counts, "marts": marts,
             "blocking_failures": len(report.blocking_failures),
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def measure_floor(files_by_shape: dict[str, list[str]], db_path: str) -> dict:
+def measure_floor(files_by_endpoint: dict[str, list[str]], db_path: str) -> dict:
     import duckdb
 
     con = duckdb.connect(db_path)
     t0 = time.perf_counter()
     rows = 0
-    for shape, sql in FLOOR_SQL.items():
-        if files_by_shape.get(shape):
-            con.execute(sql, {"files": files_by_shape[shape]})
-            rows += con.execute(f"SELECT count(*) FROM floor_{shape}").fetchone()[0]  # noqa: S608 (fixed names)
+    for table, endpoints, sql in FLOOR_SQL:
+        files = [f for e in endpoints for f in files_by_endpoint.get(e, [])]
+        if files:
+            con.execute(sql, {"files": files})
+            rows += con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 (fixed names)
     con.close()
     return {"wall_s": time.perf_counter() - t0, "rows": rows, "peak_rss_mb": _peak_rss_mb()}
 
@@ -212,16 +239,16 @@ def in_child(fn, *args) -> dict:
 
 
 def run(days: int, out: Path, seed: int = DEFAULT_SEED, provinces: list[str] | None = None,
-        naive_budget_s: float = 20.0) -> dict:
+        naive_budget_s: float = 20.0, with_nightly: bool = True) -> dict:
     gen = generate_days(out, days, seed, provinces)
     store = RawStore(out / "raw")
     months = [date(int(k[:4]), int(k[5:]), 1) for k in gen["months"]]
     captures = parsed_captures(store, months)
     parsed_bytes = sum(c["bytes"] for c in captures)
     kept_files, kept = kept_bytes(store)
-    by_shape: dict[str, list[str]] = {}
+    by_endpoint: dict[str, list[str]] = {}
     for c in captures:
-        by_shape.setdefault(ENDPOINTS[c["endpoint"]].shape, []).append(str(store.abspath(c)))
+        by_endpoint.setdefault(c["endpoint"], []).append(str(store.abspath(c)))
     # an even sample across the sorted list keeps the mix of endpoints representative
     ordered = sorted((str(store.abspath(c)), ENDPOINTS[c["endpoint"]].shape) for c in captures)
     step = max(1, len(ordered) // 60)
@@ -229,8 +256,10 @@ def run(days: int, out: Path, seed: int = DEFAULT_SEED, provinces: list[str] | N
 
     with tempfile.TemporaryDirectory(prefix="chiso-bench-db-") as tmp:
         pipe = in_child(measure_pipeline, str(store.root), months, f"{tmp}/pipeline.duckdb")
-        floor = in_child(measure_floor, by_shape, f"{tmp}/floor.duckdb")
+        floor = in_child(measure_floor, by_endpoint, f"{tmp}/floor.duckdb")
         naive = in_child(measure_naive, sample, f"{tmp}/naive.duckdb", naive_budget_s)
+        nightly = (in_child(measure_nightly, f"{tmp}/nightly", f"{tmp}/pipeline.duckdb",
+                            provinces, seed) if with_nightly else None)
     naive_full_s = naive["wall_s"] * parsed_bytes / naive["bytes"]
     mb = parsed_bytes / 1e6
     result = {
@@ -255,8 +284,20 @@ def run(days: int, out: Path, seed: int = DEFAULT_SEED, provinces: list[str] | N
         "naive_extrapolated": naive["files"] < len(captures),
         "ratio_pipeline_floor": pipe["wall_s"] / floor["wall_s"],
         "ratio_naive_pipeline": naive_full_s / pipe["wall_s"],
+        "nightly": nightly,
     }
     return result
+
+
+def _night_line(label: str, night: dict, startup_s: float) -> str:
+    later = [s for s in night["skipped"] if s.startswith(STEPS_AFTER_STAGING)]
+    ran = [s for s in night["ran"] if s.startswith(STEPS_AFTER_STAGING)]
+    what = (f"marts, publish, scorecard skipped ({len(later)} steps)" if later and not ran
+            else f"{len(ran)} steps after staging ran")
+    crawl, stage = night["step_s"].get("raw__portal_captures"), night["step_s"].get(
+        "staging_tables")
+    return (f"  {label:<19} {night['wall_s']:.2f} s wall, {night['wall_s'] - startup_s:.2f} s "
+            f"beyond start-up; crawl {crawl} s, staging {stage} s; {what}")
 
 
 def render(r: dict) -> str:
@@ -281,8 +322,8 @@ def render(r: dict) -> str:
         f"(GX import {r['gx_import_s']:.1f} s, once per process, not counted)",
         f"  marts rows          {json.dumps(r['marts_rows'])}",
         f"  blocking failures   {r['blocking_failures']}",
-        "(b) floor: DuckDB read_json, explicit columns + unnest, same files (one CREATE TABLE "
-        "per response shape)",
+        "(b) floor: DuckDB read_json, explicit narrow columns + unnest, same files (one CREATE "
+        "TABLE per endpoint schema)",
         f"  wall time           {r['floor_s']:.2f} s, {r['floor_mb_s']:.1f} MB/s, "
         f"{r['floor_rows']:,} rows, peak RSS {r['floor_peak_rss_mb']:.0f} MB",
         "(c) naive: per-file json.load + row-by-row INSERT (bound parameters, autocommit)",
@@ -294,6 +335,19 @@ def render(r: dict) -> str:
         f"  pipeline/floor      {r['ratio_pipeline_floor']:.2f}x",
         f"  naive/pipeline      {r['ratio_naive_pipeline']:.2f}x",
     ]
+    n = r.get("nightly")
+    if n:
+        lines += [
+            f"(e) nightly through Dagster: refresh_months over {' and '.join(n['months'])} "
+            "(previous + open month), SQLite instance, replayed portal without pause, "
+            f"warehouse {n['warehouse_mb']:.0f} MB",
+            f"  Dagster start-up    run of a one-op job {n['startup_run_s']:.2f} s "
+            f"(per process also: import dagster {n['import_s']:.1f} s, load the code "
+            f"location {n['load_defs_s']:.1f} s)",
+            _night_line("first night", n["first"], n["startup_run_s"]),
+            _night_line("nothing new", n["nothing_new"], n["startup_run_s"]),
+            _night_line("one new day", n["new_day"], n["startup_run_s"]),
+        ]
     return "\n".join(lines)
 
 
@@ -307,13 +361,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-budget-s", type=float, default=20.0,
                         help="stop the naive loader after this long and extrapolate")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--no-nightly", action="store_true",
+                        help="skip (e), the nightly runs through Dagster")
+    parser.add_argument("--record", action="store_true",
+                        help=f"keep the figures in {RESULTS}/ and redraw {PLOT}")
     args = parser.parse_args(argv)
     provinces = [c.strip().upper() for c in args.provinces.split(",")] if args.provinces else None
     out = args.out or Path(tempfile.gettempdir()) / f"chiso-bench-{args.days}"
-    result = run(args.days, out, args.seed, provinces, args.naive_budget_s)
+    result = run(args.days, out, args.seed, provinces, args.naive_budget_s,
+                 with_nightly=not args.no_nightly)
     print(render(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), "utf-8")
+    if args.record:
+        from bench.plot import plot
+
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"days-{args.days}.json").write_text(json.dumps(result, indent=1), "utf-8")
+        print(f"recorded {RESULTS / f'days-{args.days}.json'}; plot {plot(RESULTS, PLOT)}")
     return 0
 
 

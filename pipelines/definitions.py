@@ -11,8 +11,6 @@ from assets.raw.assets import portal_captures
 from assets.report.assets import scorecard
 from assets.settings import Settings, load_settings
 from assets.staging.assets import staging_tables
-from assets.staging.daily_assets import national_summary_history
-from assets.staging.history_assets import legacy_scores
 from assets.staging.spreadsheet_assets import spreadsheet_scores
 from checks.freshness import freshness_checks
 
@@ -35,8 +33,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[portal_captures, staging_tables, legacy_scores, national_summary_history,
-                spreadsheet_scores,
+        assets=[portal_captures, staging_tables, spreadsheet_scores,
                 *mart_assets, analyst_copy, scorecard],
         asset_checks=[*mart_checks, *freshness_checks],
         jobs=[refresh_job, freshness_job, import_job, history_job],

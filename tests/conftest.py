@@ -60,15 +60,19 @@ class Pipeline:
         })
         self.defs = build_defs(self.settings)
 
-    def run(self, first: date, last: date | None = None, raise_on_error: bool = True):
+    def run(self, first: date, last: date | None = None, raise_on_error: bool = True,
+            force: bool = False):
+        """``force``: fetch a closed month again and re-stage it (the run config flag)."""
         job = self.defs.resolve_job_def("refresh_months")
+        config = {"ops": {op: {"config": {"force": True}}
+                          for op in ("raw__portal_captures", "staging_tables")}} if force else None
         if last is None:
             return job.execute_in_process(partition_key=first.isoformat(),
-                                          instance=self.instance,
+                                          instance=self.instance, run_config=config,
                                           raise_on_error=raise_on_error)
         tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
                 ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
-        return job.execute_in_process(tags=tags, instance=self.instance,
+        return job.execute_in_process(tags=tags, instance=self.instance, run_config=config,
                                       raise_on_error=raise_on_error)
 
     def published(self) -> duckdb.DuckDBPyConnection:

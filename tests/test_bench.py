@@ -10,7 +10,9 @@ from conftest import PROJECT, Pipeline
 
 FIGURES = ("bytes parsed", "bytes kept", "wall time", "throughput", "MB/s", "rows/s",
            "peak RSS", "stages", "marts rows", "(b) floor", "(c) naive", "share of rebuild",
-           "pipeline/floor", "naive/pipeline", "LATEST complete capture session")
+           "pipeline/floor", "naive/pipeline", "LATEST complete capture session",
+           "(e) nightly", "Dagster start-up", "first night", "nothing new", "one new day",
+           "beyond start-up")
 
 
 def test_bench_prints_every_figure_and_matches_the_pipeline(tmp_path):
@@ -27,6 +29,11 @@ def test_bench_prints_every_figure_and_matches_the_pipeline(tmp_path):
     assert figures["blocking_failures"] == 0
     assert figures["captures_parsed"] == 2 * 6 + 1
     assert figures["floor_rows"] > 0 and figures["naive_rows_sample"] > 0
+    nightly = figures["nightly"]
+    assert all(nightly[n]["success"] for n in ("first", "nothing_new", "new_day"))
+    # nothing new: nothing after staging ran; a new day: the marts and the publish ran
+    assert not any(s.startswith(("marts__", "publish__")) for s in nightly["nothing_new"]["ran"])
+    assert "publish__analyst_copy" in nightly["new_day"]["ran"]
 
     # The real pipeline (crawl + staging + checks + marts) on the same replay directory.
     june = date(2026, 6, 1)

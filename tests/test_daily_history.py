@@ -34,14 +34,15 @@ def _restage(p: Pipeline, month: date) -> None:
     job = p.defs.resolve_job_def("refresh_months")
     keys = [k for k in job.asset_layer.executable_asset_keys
             if k != dg.AssetKey(["raw", "portal_captures"])]
+    force = {"ops": {"staging_tables": {"config": {"force": True}}}}  # re-stage as kept
     assert job.execute_in_process(partition_key=month.isoformat(), instance=p.instance,
-                                  asset_selection=keys).success
+                                  asset_selection=keys, run_config=force).success
 
 
 def _night(p: Pipeline, replay: Path, when: datetime) -> None:
     """One nightly crawl of July, as if it ran at ``when``."""
     p.configure(str(replay), "H60")
-    assert p.run(JULY).success
+    assert p.run(JULY, force=True).success  # July is closed: fetch it again all the same
     _backdate_session(p.settings.raw_dir, JULY, when)
 
 

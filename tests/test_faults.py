@@ -173,7 +173,8 @@ def test_a_misbehaving_portal_loses_no_good_row(name, good_august, replay_dir, t
         if name == "connection refused":
             server.stop()  # nothing listens on that port any more
         p = Pipeline(tmp_path / "data", url)
-        result = p.run(AUGUST, raise_on_error=False)
+        # August's crawl is final and kept: only a forced run fetches it again
+        result = p.run(AUGUST, raise_on_error=False, force=True)
 
     assert result.success == case.recovers, failure_text(result)
     after = rows(p)
@@ -198,9 +199,9 @@ def test_after_a_refusal_nothing_is_crawled_until_a_person_says_so(good_august, 
     with serve(replay_dir) as server:
         server.add_fault(Fault("status", status=403, endpoint=E_CKMB))
         p = Pipeline(tmp_path / "data", server.url)
-        assert not p.run(AUGUST, raise_on_error=False).success
+        assert not p.run(AUGUST, raise_on_error=False, force=True).success
         refused_at = len(server.requests)
-        again = p.run(AUGUST, raise_on_error=False)
+        again = p.run(AUGUST, raise_on_error=False, force=True)
         assert len(server.requests) == refused_at  # not one more request
         assert "Crawling is stopped" in failure_text(again)
         assert "SAFETY_STOP.json" in failure_text(again)

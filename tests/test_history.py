@@ -209,7 +209,7 @@ def test_a_legacy_ranking_short_of_63_provinces_is_blocked_and_loses_nothing(tmp
         server.add_fault(Fault("body", endpoint="report_tinh_766_service",
                                body=json.dumps(ranking).encode(), status=200))
         p.configure(server.url, "H60")
-        result = p.run(JUN_2025, raise_on_error=False)
+        result = p.run(JUN_2025, raise_on_error=False, force=True)  # fetch June again
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     text = failure.step_failure_data.error.message

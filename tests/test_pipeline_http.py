@@ -47,7 +47,7 @@ def test_an_html_page_with_status_200_fails_the_fetch_and_keeps_the_published_da
     with serve(replay_dir) as server:
         server.add_fault(Fault("html_200", endpoint="dvc-progress-tree"))
         pipeline.configure(server.url)
-        result = pipeline.run(AUGUST, raise_on_error=False)
+        result = pipeline.run(AUGUST, raise_on_error=False, force=True)
 
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

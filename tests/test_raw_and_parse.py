@@ -10,7 +10,8 @@ from conftest import AUGUST, PHU_THO, SAMPLES
 from assets.raw.store import CaptureSession, RawStore, latest_complete_session
 from assets.sources.endpoints import GROUP_ENDPOINTS, month_payload, safe_segment
 from assets.sources.portal import PortalResponse
-from assets.staging.parse import Rows, StagingError, parse_capture
+from assets.staging import parse as parse_module
+from assets.staging.parse import Rows, StagingError, _checked_parse, parse_capture
 
 
 def response(group: str, body: bytes, when: datetime) -> PortalResponse:
@@ -70,34 +71,37 @@ def test_portal_values_never_become_unsafe_paths():
         assert "/" not in seg and "\x00" not in seg and seg not in ("", ".", "..")
 
 
-def parse(group: str, body: bytes) -> Rows:
+def capture_of(group: str, body: bytes) -> dict:
+    return {"endpoint": GROUP_ENDPOINTS[group].name, "path": "x.json",
+            "province_id": PHU_THO, "province_code": "H44", "page": 1,
+            "captured_at": "2026-09-26T11:20:53+00:00", "http_status": 201,
+            "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body), "origin": {}}
+
+
+def parse(group: str, body: bytes) -> dict[str, list[dict]]:
     rows = Rows()
-    capture = {"endpoint": GROUP_ENDPOINTS[group].name, "path": "x.json",
-               "province_id": PHU_THO, "province_code": "H44", "page": 1,
-               "captured_at": "2026-09-26T11:20:53+00:00", "http_status": 201,
-               "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body), "origin": {}}
-    parse_capture(capture, body, rows, date(2026, 8, 1))
-    return rows
+    parse_capture(capture_of(group, body), body, rows, date(2026, 8, 1))
+    return {t: f.to_dicts() for t, f in rows.frames().items()}
 
 
 def test_nulls_stay_null_and_flags_are_kept():
     rows = parse("CKMB", (SAMPLES / "transparency" / "month-all.json").read_bytes())
-    province = [r for r in rows.tables["unit_metrics"] if r["is_province"]]
+    province = [r for r in rows["unit_metrics"] if r["is_province"]]
     by_code = {r["metric_code"]: r for r in province}
     assert by_code["PUBLISH_ON_TIME"]["score"] is None
     assert by_code["PUBLISH_ON_TIME"]["ratio"] is None
     assert by_code["PUBLISH_ON_TIME"]["denominator"] == 0
     assert by_code["DOSSIER_SYNC"]["data_quality_status"] == "TEMP_NATIONAL_REPORT_DENOMINATOR"
-    assert len(rows.tables["unit_group_scores"]) == 164  # the province and its 163 units
-    assert rows.tables["captures"][0]["declared_total"] == 163
+    assert len(rows["unit_group_scores"]) == 164  # the province and its 163 units
+    assert rows["captures"][0]["declared_total"] == 163
 
 
 def test_tree_responses_keep_every_raw_parameter():
     rows = parse("TDGQ", (SAMPLES / "dvc-progress-tree" / "month-all.json").read_bytes())
-    params = {(r["unit_id"], r["parameter"]): r["value"] for r in rows.tables["unit_parameters"]}
+    params = {(r["unit_id"], r["parameter"]): r["value"] for r in rows["unit_parameters"]}
     assert params[(PHU_THO, "totalReceived")] == 184513
     assert params[(PHU_THO, "totalOnTime")] == 144625
-    assert rows.tables["captures"][0]["declared_total"] is None  # trees are not paginated
+    assert rows["captures"][0]["declared_total"] is None  # trees are not paginated
 
 
 @pytest.mark.parametrize("value,expected", [("87", "got str '87'"), (True, "got bool"),
@@ -112,3 +116,25 @@ def test_a_wrong_type_names_file_period_unit_and_field(value, expected):
     msg = str(err.value)
     assert expected in msg and "x.json" in msg and "2026-08" in msg
     assert unit["departmentName"] in msg and f"field {key}" in msg
+
+
+@pytest.mark.parametrize("group", sorted(GROUP_ENDPOINTS))
+def test_the_typed_reader_stages_exactly_what_the_checking_reader_does(group, monkeypatch):
+    """msgspec decodes the bulk; the checking reader is the reference for every value."""
+    endpoint = GROUP_ENDPOINTS[group]
+    body = (SAMPLES / endpoint.name / "month-all.json").read_bytes()
+    capture = capture_of(group, body)
+    typed = Rows()
+    with monkeypatch.context() as m:  # the real answers need no second reading
+        m.setattr(parse_module, "_checked_parse", lambda *a: pytest.fail("typed reader declined"))
+        parse_capture(capture, body, typed, AUGUST)
+    prov = {"month": AUGUST, "province_id": PHU_THO, "province_code": "H44",
+            "captured_at": datetime.fromisoformat(capture["captured_at"]),
+            "raw_sha256": capture["sha256"], "raw_path": "x.json", "is_synthetic": False}
+    n, declared, checked = _checked_parse(capture, body, endpoint, prov, AUGUST)
+    got = typed.frames()
+    assert (typed.captures[0]["rows_in_page"], typed.captures[0]["declared_total"]) == (n, declared)
+    assert checked and set(checked) <= set(got)
+    for table, frame in checked.items():
+        assert got[table].equals(frame, null_equal=True), table
+        assert got[table].schema == frame.schema

@@ -28,7 +28,7 @@ def test_the_portal_token_is_sent_but_never_written_anywhere(replay_dir, tmp_pat
                      extra_env={"CHISO_PORTAL_TOKEN": TOKEN})
         assert p.run(AUGUST).success
         server.add_fault(Fault("status", status=403, endpoint="transparency"))
-        failed = p.run(AUGUST, raise_on_error=False)
+        failed = p.run(AUGUST, raise_on_error=False, force=True)
         sent = [r.headers.get("Authorization") for r in server.requests]
     assert not failed.success
     assert set(sent) == {f"Bearer {TOKEN}"}  # every request carried it

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.partitions import monthly_partitions, months_in_window
-from assets.resources import ChisoSettings, PortalResource
+from assets.resources import ChisoSettings, PortalResource, RefreshConfig
 from assets.settings import load_settings
 from assets.sources.endpoints import month_key
 from assets.sources.portal import PortalError, PortalRejected
 
 from .crawl import crawl_month
-from .store import RawStore
+from .store import RawStore, final_session
 
 
 @dg.asset(
@@ -30,13 +30,19 @@ from .store import RawStore
     description="The national summary and, for each configured province, the six group "
                 "endpoints, saved immutably under <data>/raw with a manifest per crawl.",
 )
-def portal_captures(context: dg.AssetExecutionContext, chiso: ChisoSettings,
-                    portal: PortalResource) -> dg.MaterializeResult:
+def portal_captures(context: dg.AssetExecutionContext, config: RefreshConfig,
+                    chiso: ChisoSettings, portal: PortalResource) -> dg.MaterializeResult:
     refuse_if_stopped(chiso)
     client = portal.client()
     store = RawStore(chiso.raw_dir)
-    per_month = {}
+    per_month, kept_final = {}, {}
     for month in months_in_window(context):
+        final = None if config.force else final_session(store, month)
+        if final is not None:  # a closed month's final crawl is kept: not fetched again
+            kept_final[month_key(month)] = final[0].name
+            context.log.info(f"{month_key(month)}: final crawl {final[0]} kept, not fetched "
+                             "again (run config force: true re-fetches it)")
+            continue
         try:
             result = crawl_month(client, store, month, chiso.province_codes,
                                  log=context.log.debug)
@@ -65,6 +71,7 @@ def portal_captures(context: dg.AssetExecutionContext, chiso: ChisoSettings,
         "megabytes": round(sum(r.bytes for r in per_month.values()) / 1e6, 2),
         "provinces": len(next(iter(per_month.values())).provinces) if per_month else 0,
         "manifests": "\n".join(str(r.manifest_path) for r in per_month.values()),
+        "final_not_refetched": "\n".join(f"{k}: {v}" for k, v in kept_final.items()) or "none",
     })
 
 

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from assets.sources.endpoints import month_key, safe_segment
@@ -155,4 +155,23 @@ def latest_complete_session(store: RawStore, month: date) -> tuple[Path, dict] |
         manifest = json.loads(path.read_text("utf-8"))
         if manifest.get("status") == "complete":
             return path, manifest
+    return None
+
+
+# A month's figures keep moving until some days after it ends (the same rule as
+# marts.province_monthly.is_final): a crawl that started later is the month's final word.
+FINAL_AFTER = timedelta(days=5)
+
+
+def final_from(month: date) -> datetime:
+    """When a crawl of ``month`` becomes final: 00:00 UTC, 5 days after the month ends."""
+    nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return datetime.combine(nxt, time(), UTC) + FINAL_AFTER
+
+
+def final_session(store: RawStore, month: date) -> tuple[Path, dict] | None:
+    """The latest complete crawl of a closed month, if it started once the month was final."""
+    found = latest_complete_session(store, month)
+    if found and datetime.fromisoformat(found[1]["started_at"]) >= final_from(month):
+        return found
     return None

@@ -1,5 +1,6 @@
 """staging/national_summary_history: the national summary of every complete crawl of a
 month, not only the latest — how an open month's scores moved night after night.
+Loaded inside the staging step (assets/staging/assets.py).
 
 The raw layer keeps every nightly capture (one session manifest per crawl); the other
 staging tables read the latest complete one. This table reads them all, and
@@ -7,25 +8,22 @@ staging tables read the latest complete one. This table reads them all, and
 """
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 
 from assets.domain.provinces import era_of
-from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import SESSIONS, RawStore
-from assets.resources import ChisoSettings, WarehouseResource
 from assets.sources.endpoints import NATIONAL, month_key
-from assets.warehouse import ensure_schema
 from checks.suites import Suite, _not_null
 
 from .history import DAILY_SCHEMA
-from .history_assets import audit
+from .history_assets import SideLoad, audit
 from .parse import Rows, StagingError, parse_capture
 
-RAW_KEY = dg.AssetKey(["raw", "portal_captures"])
 DAILY_KEY = dg.AssetKey(["staging", "national_summary_history"])
 DAILY_TABLE = "staging.national_summary_history"
 DAILY_SUITE = Suite(
@@ -49,6 +47,12 @@ def complete_sessions(store: RawStore, month: date) -> list[tuple[Path, dict]]:
     return out
 
 
+def _settling(month: date, captured_at: datetime) -> bool:
+    """Captured in the days after the month ended, while it may still be settling."""
+    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+    return end - timedelta(hours=7) <= captured_at < end + timedelta(days=6)
+
+
 def stage_daily(store: RawStore, months: list[date]) -> pl.DataFrame:
     frames = []
     for month in months:
@@ -70,62 +74,64 @@ def stage_daily(store: RawStore, months: list[date]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical").select(list(DAILY_SCHEMA))
 
 
-@dg.asset(
-    key=DAILY_KEY, deps=[RAW_KEY], group_name="staging", partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(), pool="duckdb_warehouse", kinds={"duckdb"},
-    check_specs=[dg.AssetCheckSpec(DAILY_SUITE.name, asset=DAILY_KEY, blocking=True,
-                                   description=DAILY_SUITE.description)],
-    description="The national summary of every complete crawl of a month (one per night "
-                "while it is open), for marts.province_daily.",
-)
-def national_summary_history(context: dg.AssetExecutionContext, chiso: ChisoSettings,
-                             warehouse: WarehouseResource):
-    from checks.gx_runner import outcome_rows, validate
-
-    store = RawStore(chiso.raw_dir)
-    months = [m for m in months_in_window(context) if era_of(m) == "34"]
-    with warehouse.get_connection() as con:
-        ensure_schema(con)
-        loaded = {(r[0], r[1]) for r in con.execute(
-            "SELECT DISTINCT month, session FROM staging.national_summary_history "
-            "WHERE list_contains($months, month)", {"months": months}).fetchall()}
-    # a month whose crawls are all loaded already costs nothing (the nightly run of a
-    # closed month, or a rerun)
+def load_daily(con: duckdb.DuckDBPyConnection, store: RawStore, months: list[date],
+               run_id: str) -> SideLoad:
+    """Every complete crawl's national summary of the months into
+    staging.national_summary_history; a month whose crawls are all loaded already costs
+    nothing (the nightly run of a closed month, a rerun)."""
+    months = [m for m in months if era_of(m) == "34"]
+    loaded_rows = con.execute(
+        "SELECT DISTINCT month, session, raw_sha256 FROM staging.national_summary_history "
+        "WHERE list_contains($months, month)", {"months": months}).fetchall()
+    loaded = {(r[0], r[1]) for r in loaded_rows}
+    loaded_shas = {(r[0], r[2]) for r in loaded_rows}
     unchanged = [m for m in months if {(m, p.stem) for p, _ in complete_sessions(store, m)}
                  == {k for k in loaded if k[0] == m}]
-    months = [m for m in months if m not in unchanged]
-    label = ",".join(month_key(m) for m in months)
+    todo = [m for m in months if m not in unchanged]
+    if not todo:
+        return SideLoad(DAILY_KEY, False, {}, [dg.AssetCheckResult(
+            asset_key=DAILY_KEY, check_name=DAILY_SUITE.name, passed=True,
+            metadata={"details": "nothing new to validate"})])
+    label = ",".join(month_key(m) for m in todo)
     try:
-        df = stage_daily(store, months)
+        df = stage_daily(store, todo)
     except StagingError as exc:
         raise dg.Failure(description=f"Staging stopped, nothing loaded: {exc}",
                          metadata={"file": exc.file, "period": exc.month, "unit": exc.unit,
                                    "field": exc.field_name}, allow_retries=False) from exc
-    with warehouse.get_connection() as con:
-        ensure_schema(con)
-        if months:
-            report = validate({DAILY_SUITE.dataset: df}, (DAILY_SUITE,))
-            audit(con, outcome_rows(report), context.run.run_id, label)
-            if report.blocking_failures:
-                raise dg.Failure(description="Validation failed; nothing was loaded.\n"
-                                 + report.failures_text(), allow_retries=False)
-            con.execute("BEGIN")
-            try:
-                con.execute("DELETE FROM staging.national_summary_history "
-                            "WHERE list_contains($months, month)", {"months": months})
-                con.register("incoming", df.to_arrow())
-                con.execute("INSERT INTO staging.national_summary_history BY NAME "
-                            "SELECT * FROM incoming")
-                con.unregister("incoming")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-    sessions = df["session"].n_unique() if df.height else 0
-    yield dg.MaterializeResult(metadata={
-        "rows": df.height, "captures": sessions, "table": DAILY_TABLE,
-        "months": label or "nothing new to load",
-        "unchanged_months": ",".join(month_key(m) for m in unchanged) or "none"})
-    yield dg.AssetCheckResult(asset_key=DAILY_KEY, check_name=DAILY_SUITE.name, passed=True,
-                              metadata={"details": "all passed" if months else
-                                        "nothing to validate"})
+    fresh = df.filter(~pl.col("session").is_in(sorted({k[1] for k in loaded})))
+    moved = any((m, sha) not in loaded_shas for m, sha in
+                fresh.select("month", "raw_sha256").unique().iter_rows())
+    if moved or not loaded:
+        from checks.gx_runner import outcome_rows, validate
+
+        # bytes not validated before; a repeat of validated bytes needs no GX start-up
+        report = validate({DAILY_SUITE.dataset: df}, (DAILY_SUITE,))
+        audit(con, outcome_rows(report), run_id, label)
+        if report.blocking_failures:
+            raise dg.Failure(description="Validation failed; nothing was loaded.\n"
+                             + report.failures_text(), allow_retries=False)
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM staging.national_summary_history "
+                    "WHERE list_contains($months, month)", {"months": todo})
+        con.register("incoming", df.to_arrow())
+        con.execute("INSERT INTO staging.national_summary_history BY NAME "
+                    "SELECT * FROM incoming")
+        con.unregister("incoming")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    # Downstream (province_daily, is_final) is rebuilt when a new crawl brought scores not
+    # seen before, or was taken in the days after its month ended (it may settle the
+    # month). A night that only repeats the same bytes in an open month is loaded but
+    # rebuilds nothing: its day shows in province_daily at the next rebuild.
+    settling = any(_settling(m, at) for m, at in
+                   fresh.select("month", "captured_at").unique().iter_rows())
+    return SideLoad(DAILY_KEY, moved or settling, {
+        "rows_loaded": df.height, "captures": df["session"].n_unique() if df.height else 0,
+        "table": DAILY_TABLE, "months": label,
+        "not_reloaded": ",".join(month_key(m) for m in unchanged) or "none"},
+        [dg.AssetCheckResult(asset_key=DAILY_KEY, check_name=DAILY_SUITE.name, passed=True,
+                             metadata={"details": "all passed"})])

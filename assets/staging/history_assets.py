@@ -1,9 +1,12 @@
 """staging/legacy_scores: the legacy service's months (63 provinces and their units),
 parsed, validated with Great Expectations before the write, then loaded.
 
-Months of the 34-province era have no legacy captures: the asset leaves them alone.
+It runs inside the staging step (assets/staging/assets.py), so a run's staging tables
+are materialized together or, when nothing is new, not at all. Months of the
+34-province era have no legacy captures: it leaves them alone.
 """
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -11,11 +14,9 @@ import duckdb
 import polars as pl
 
 from assets.domain.provinces import era_of
-from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import RawStore, latest_complete_session
-from assets.resources import ChisoSettings, WarehouseResource
 from assets.sources.endpoints import LEGACY, month_key
-from assets.warehouse import append_rows, ensure_schema
+from assets.warehouse import append_rows
 from checks.history_suites import history_suites
 
 from .history import frame, history_summaries, parse_legacy_capture
@@ -78,64 +79,84 @@ def replace_history(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame
     return df.height
 
 
-@dg.asset(
-    key=LEGACY_KEY, deps=[RAW_KEY], group_name="staging",
-    partitions_def=monthly_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb_warehouse", kinds={"duckdb"},
-    check_specs=[dg.AssetCheckSpec(s.name, asset=LEGACY_KEY, description=s.description,
-                                   blocking=s.blocking) for s in LEGACY_SUITES],
-    description="Months before 2025-07 from the legacy service (report_tinh_766_service): "
-                "every province's six group scores, total and rank of the time (63 "
-                "provinces), and the units of the pulled provinces.",
-)
-def legacy_scores(context: dg.AssetExecutionContext, chiso: ChisoSettings,
-                  warehouse: WarehouseResource):
+@dataclass
+class SideLoad:
+    """What one of the history loads did inside the staging step."""
+
+    key: dg.AssetKey
+    changed: bool
+    metadata: dict
+    checks: list[dg.AssetCheckResult] = field(default_factory=list)
+
+
+def _check_results(key: dg.AssetKey, suites, report, idle: str) -> list[dg.AssetCheckResult]:
+    out = []
+    for suite in suites:
+        outcomes = [o for o in report.outcomes if o.suite == suite.name] if report else []
+        failed = [o for o in outcomes if not o.success]
+        out.append(dg.AssetCheckResult(
+            asset_key=key, check_name=suite.name, passed=not failed,
+            metadata={"expectations": len(outcomes), "failed": len(failed),
+                      "details": "\n".join(o.message() for o in failed)
+                      or ("all passed" if outcomes else idle)}))
+    return out
+
+
+def load_legacy(con: duckdb.DuckDBPyConnection, store: RawStore, months: list[date],
+                run_id: str, *, force: bool = False, log=None) -> SideLoad:
+    """Months before 2025-07 (the legacy service) into staging.legacy_scores: parsed,
+    validated with GX before the write (a failure raises and loads nothing), replaced
+    in one transaction. A month whose kept legacy answers (sha256) are those already
+    staged is not parsed again unless ``force``."""
     from checks.gx_runner import outcome_rows, validate
 
-    months = [m for m in months_in_window(context) if era_of(m) == "63"]
-    label = ",".join(month_key(m) for m in months)
-    if not months:
-        # Nothing of the legacy era in this run (the nightly one): no GX start-up either.
-        yield dg.MaterializeResult(metadata={
-            "rows": 0, "table": "staging.legacy_scores",
-            "months": "no month of the 63-province era in this run"})
-        for suite in LEGACY_SUITES:
-            yield dg.AssetCheckResult(asset_key=LEGACY_KEY, check_name=suite.name, passed=True,
-                                      metadata={"details": "nothing to validate"})
-        return
-    with warehouse.get_connection() as con:
-        ensure_schema(con)
-        try:
-            df, sessions = stage_legacy_months(RawStore(chiso.raw_dir), months)
-        except StagingError as exc:
-            audit(con, [{"suite": "parse", "dataset": "raw",
-                         "expectation": "parseable legacy response", "columns": exc.field_name,
-                         "success": False, "blocking": True, "element_count": 1,
-                         "unexpected_count": 1, "examples": str(exc)}],
-                  context.run.run_id, label)
-            raise dg.Failure(description=f"Staging stopped, nothing loaded: {exc}",
-                             metadata={"file": exc.file, "period": exc.month, "unit": exc.unit,
-                                       "field": exc.field_name},
-                             allow_retries=False) from exc
-        report = validate(validation_datasets("legacy_scores", df), LEGACY_SUITES)
-        audit(con, outcome_rows(report), context.run.run_id, label)
-        if report.blocking_failures:
-            text = report.failures_text()
-            context.log.error(text)
-            raise dg.Failure(
-                description="Validation failed; nothing was loaded and the previous staging, "
-                            f"marts and published copy are unchanged.\n{text}",
-                metadata={"months": label, "details": dg.MetadataValue.md(f"```\n{text}\n```"),
-                          "audit_table": "audit.validation_results"},
-                allow_retries=False)
-        rows = replace_history(con, "staging.legacy_scores", df, months)
-    yield dg.MaterializeResult(metadata={
-        "rows": rows, "table": "staging.legacy_scores", "months": label,
-        "sessions": "\n".join(f"{k}: {v}" for k, v in sessions.items())})
-    for suite in LEGACY_SUITES:
-        failed = [o for o in report.outcomes if o.suite == suite.name and not o.success]
-        yield dg.AssetCheckResult(
-            asset_key=LEGACY_KEY, check_name=suite.name, passed=not failed,
-            metadata={"expectations": sum(o.suite == suite.name for o in report.outcomes),
-                      "failed": len(failed),
-                      "details": "\n".join(o.message() for o in failed) or "all passed"})
+    months = [m for m in months if era_of(m) == "63"]
+    unchanged = [] if force else [m for m in months if _legacy_unchanged(con, store, m)]
+    todo = [m for m in months if m not in unchanged]
+    label = ",".join(month_key(m) for m in todo)
+    if not todo:
+        idle = ("not re-run: answers unchanged since they passed" if unchanged
+                else "no month of the 63-province era in this run")
+        return SideLoad(LEGACY_KEY, False, {}, _check_results(LEGACY_KEY, LEGACY_SUITES,
+                                                              None, idle))
+    try:
+        df, sessions = stage_legacy_months(store, todo)
+    except StagingError as exc:
+        audit(con, [{"suite": "parse", "dataset": "raw",
+                     "expectation": "parseable legacy response", "columns": exc.field_name,
+                     "success": False, "blocking": True, "element_count": 1,
+                     "unexpected_count": 1, "examples": str(exc)}], run_id, label)
+        raise dg.Failure(description=f"Staging stopped, nothing loaded: {exc}",
+                         metadata={"file": exc.file, "period": exc.month, "unit": exc.unit,
+                                   "field": exc.field_name},
+                         allow_retries=False) from exc
+    report = validate(validation_datasets("legacy_scores", df), LEGACY_SUITES)
+    audit(con, outcome_rows(report), run_id, label)
+    if report.blocking_failures:
+        text = report.failures_text()
+        if log:
+            log.error(text)
+        raise dg.Failure(
+            description="Validation failed; nothing was loaded and the previous staging, "
+                        f"marts and published copy are unchanged.\n{text}",
+            metadata={"months": label, "details": dg.MetadataValue.md(f"```\n{text}\n```"),
+                      "audit_table": "audit.validation_results"},
+            allow_retries=False)
+    rows = replace_history(con, "staging.legacy_scores", df, todo)
+    return SideLoad(LEGACY_KEY, True, {
+        "rows_loaded": rows, "table": "staging.legacy_scores", "months": label,
+        "not_reloaded": ",".join(month_key(m) for m in unchanged) or "none",
+        "sessions": "\n".join(f"{k}: {v}" for k, v in sessions.items())},
+        _check_results(LEGACY_KEY, LEGACY_SUITES, report, "all passed"))
+
+
+def _legacy_unchanged(con: duckdb.DuckDBPyConnection, store: RawStore, month: date) -> bool:
+    found = latest_complete_session(store, month)
+    if found is None:
+        return False
+    kept = {c["sha256"] for c in found[1]["captures"]
+            if c["endpoint"] == LEGACY.name and c["http_status"] in (200, 201)}
+    staged = {r[0] for r in con.execute(
+        "SELECT DISTINCT raw_sha256 FROM staging.legacy_scores WHERE month = ?",
+        [month]).fetchall()}
+    return bool(kept) and kept == staged

@@ -46,9 +46,9 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.pause_at == "staging":
-        original = staging.replace_months
-        staging.replace_months = lambda con, frames, months: original(
-            PausingConnection(con, "COMMIT", args.ready), frames, months)
+        original = staging.stage_validate_load
+        staging.stage_validate_load = lambda store, months, con, **kw: original(
+            store, months, PausingConnection(con, "COMMIT", args.ready), **kw)
     else:
         original = publish.publish_copy
         publish.publish_copy = lambda con, target: original(
