@@ -21,7 +21,8 @@ SQL_DIR = Path(__file__).parent / "marts" / "sql"
 _DUCK_TYPES = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
                pl.Float64: "DOUBLE", pl.Int32: "INTEGER", pl.Int64: "BIGINT"}
 
-STAGING_TABLES = tuple(f"staging.{t}" for t in SCHEMAS)
+STAGING_TABLES = tuple(f"staging.{t}" for t in SCHEMAS) + (
+    "staging.legacy_scores", "staging.spreadsheet_scores", "staging.national_summary_history")
 AUDIT_TABLES = ("audit.validation_results",)
 # Marts are written by assets/marts/assets.py::rebuild_months, from its own fixed list.
 _WRITABLE = frozenset(STAGING_TABLES + AUDIT_TABLES)

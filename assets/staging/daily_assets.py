@@ -18,6 +18,7 @@ import polars as pl
 from assets.domain.provinces import era_of
 from assets.raw.store import SESSIONS, RawStore
 from assets.sources.endpoints import NATIONAL, month_key
+from assets.warehouse import replace_months
 from checks.suites import Suite, _not_null
 
 from .history import DAILY_SCHEMA
@@ -111,22 +112,7 @@ def load_daily(con: duckdb.DuckDBPyConnection, store: RawStore, months: list[dat
         if report.blocking_failures:
             raise dg.Failure(description="Validation failed; nothing was loaded.\n"
                              + report.failures_text(), allow_retries=False)
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM staging.national_summary_history "
-                    "WHERE list_contains($months, month)", {"months": todo})
-        con.register("incoming", df.to_arrow())
-        con.execute("INSERT INTO staging.national_summary_history BY NAME "
-                    "SELECT * FROM incoming")
-        con.unregister("incoming")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    # Downstream (province_daily, is_final) is rebuilt when a new crawl brought scores not
-    # seen before, or was taken in the days after its month ended (it may settle the
-    # month). A night that only repeats the same bytes in an open month is loaded but
-    # rebuilds nothing: its day shows in province_daily at the next rebuild.
+    replace_months(con, {DAILY_TABLE: df}, todo)
     settling = any(_settling(m, at) for m, at in
                    fresh.select("month", "captured_at").unique().iter_rows())
     return SideLoad(DAILY_KEY, moved or settling, {

@@ -16,7 +16,7 @@ import polars as pl
 from assets.domain.provinces import era_of
 from assets.raw.store import RawStore, latest_complete_session
 from assets.sources.endpoints import LEGACY, month_key
-from assets.warehouse import append_rows
+from assets.warehouse import append_rows, replace_months
 from checks.history_suites import history_suites
 
 from .history import frame, history_summaries, parse_legacy_capture
@@ -63,20 +63,7 @@ def audit(con: duckdb.DuckDBPyConnection, rows: list[dict], run_id: str, label: 
 def replace_history(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame,
                     months: list[date]) -> int:
     """Replace ``months`` of a history table in one transaction."""
-    if table not in ("staging.legacy_scores", "staging.spreadsheet_scores"):
-        raise ValueError(f"not a history table: {table}")
-    con.execute("BEGIN")
-    try:
-        con.execute("DELETE FROM " + table + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
-                    {"months": months})
-        con.register("incoming", df.to_arrow())
-        con.execute("INSERT INTO " + table + " BY NAME SELECT * FROM incoming")  # noqa: S608 (fixed table list)
-        con.unregister("incoming")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return df.height
+    return replace_months(con, {table: df}, months)[table]
 
 
 @dataclass
