@@ -21,8 +21,11 @@ SQL_DIR = Path(__file__).parent / "marts" / "sql"
 _DUCK_TYPES = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
                pl.Float64: "DOUBLE", pl.Int32: "INTEGER", pl.Int64: "BIGINT"}
 
-STAGING_TABLES = tuple(f"staging.{t}" for t in SCHEMAS) + (
-    "staging.legacy_scores", "staging.spreadsheet_scores", "staging.national_summary_history")
+STAGING_SCHEMAS = {**{f"staging.{t}": s for t, s in SCHEMAS.items()},
+                   "staging.legacy_scores": HISTORY_SCHEMA,
+                   "staging.spreadsheet_scores": HISTORY_SCHEMA,
+                   "staging.national_summary_history": DAILY_SCHEMA}
+STAGING_TABLES = tuple(STAGING_SCHEMAS)
 AUDIT_TABLES = ("audit.validation_results",)
 # Marts are written by assets/marts/assets.py::rebuild_months, from its own fixed list.
 _WRITABLE = frozenset(STAGING_TABLES + AUDIT_TABLES)
@@ -49,14 +52,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET TimeZone = 'UTC'")
     for schema in ("ref", "staging", "marts", "audit"):
         con.execute("CREATE SCHEMA IF NOT EXISTS " + schema)
-    for table, schema in SCHEMAS.items():
+    for table, schema in STAGING_SCHEMAS.items():
         cols = ", ".join(f"{c} {_duck_type(t)}" for c, t in schema.items())
-        con.execute("CREATE TABLE IF NOT EXISTS " + _table(f"staging.{table}") + f" ({cols})")
-    history = ", ".join(f"{c} {_duck_type(t)}" for c, t in HISTORY_SCHEMA.items())
-    for table in ("staging.legacy_scores", "staging.spreadsheet_scores"):
-        con.execute("CREATE TABLE IF NOT EXISTS " + table + f" ({history})")
-    daily = ", ".join(f"{c} {_duck_type(t)}" for c, t in DAILY_SCHEMA.items())
-    con.execute(f"CREATE TABLE IF NOT EXISTS staging.national_summary_history ({daily})")
+        con.execute("CREATE TABLE IF NOT EXISTS " + _table(table) + f" ({cols})")
     con.execute(read_sql("schema"))
     con.execute(read_sql("comments"))
 

@@ -131,6 +131,7 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     import duckdb
 
     from assets.marts.assets import MARTS, rebuild_months
+    from assets.raw.store import complete_sessions
     from assets.staging.assets import _audit_frame, stage_validate_load
     from assets.staging.daily_assets import stage_daily
     from assets.warehouse import append_rows, ensure_schema, refresh_reference
@@ -154,7 +155,7 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
                 _audit_frame(outcome_rows(report), "bench", run.validated))
     # every crawl's national summary, for marts.province_daily (what that asset loads)
     td = time.perf_counter()
-    daily = stage_daily(store, months)
+    daily = stage_daily(store, {m: complete_sessions(store, m) for m in months})
     con.register("daily", daily.to_arrow())
     con.execute("INSERT INTO staging.national_summary_history BY NAME SELECT * FROM daily")
     con.unregister("daily")

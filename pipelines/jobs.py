@@ -22,18 +22,22 @@ from checks.freshness import freshness_checks
 
 from .incidents import incident_report
 
-refresh_job = dg.define_asset_job(
+
+def writer_job(name: str, selection, description: str):
+    """A job that writes the warehouse: queued behind the others (tag), the incident hook,
+    and one process for the whole run (the writers take turns anyway, one pool slot, and a
+    process per step costs ~6 s of start-up each on two cores)."""
+    return dg.define_asset_job(name, selection=selection,
+                               tags={"chiso766/writer": "warehouse"}, hooks={incident_report},
+                               executor_def=dg.in_process_executor, description=description)
+
+
+refresh_job = writer_job(
     "refresh_months",
     # everything monthly; spreadsheets come in through the inbox (import_spreadsheets)
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY),
-    tags={"chiso766/writer": "warehouse"},
-    hooks={incident_report},
-    # The writers take turns anyway (one pool slot), and a process per step costs ~6 s of
-    # start-up each on two cores: one process for the whole run is several times faster.
-    executor_def=dg.in_process_executor,
-    description="Crawl, validate, load, build the marts and publish, for one month or a "
-                "range of months (one run).",
-)
+    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY),
+    "Crawl, validate, load, build the marts and publish, for one month or a range of "
+    "months (one run).")
 
 freshness_job = dg.define_asset_job(
     "check_freshness",
@@ -67,26 +71,17 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     )
 
 
-import_job = dg.define_asset_job(
-    "import_spreadsheets",
-    selection=dg.AssetSelection.assets(SHEETS_KEY),
-    tags={"chiso766/writer": "warehouse"},
-    hooks={incident_report},
-    executor_def=dg.in_process_executor,
-    description="Import the ranking spreadsheets waiting in <data>/inbox/ (rejected files "
-                "move to inbox/rejected/ with a note saying why).",
-)
+import_job = writer_job(
+    "import_spreadsheets", dg.AssetSelection.assets(SHEETS_KEY),
+    "Import the ranking spreadsheets waiting in <data>/inbox/ (rejected files move to "
+    "inbox/rejected/ with a note saying why).")
 
-history_job = dg.define_asset_job(
+history_job = writer_job(
     "rebuild_history",
-    selection=dg.AssetSelection.assets(["marts", "province_monthly"], ["marts", "group_monthly"],
-                                       ["publish", "analyst_copy"]),
-    tags={"chiso766/writer": "warehouse"},
-    hooks={incident_report},
-    executor_def=dg.in_process_executor,
-    description="Rebuild the province and group marts of a range of months from staging "
-                "(no crawl), then publish: after a spreadsheet import.",
-)
+    dg.AssetSelection.assets(["marts", "province_monthly"], ["marts", "group_monthly"],
+                             ["publish", "analyst_copy"]),
+    "Rebuild the province and group marts of a range of months from staging (no crawl), "
+    "then publish: after a spreadsheet import.")
 
 
 @dg.sensor(job=import_job, minimum_interval_seconds=60,

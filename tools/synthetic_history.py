@@ -17,7 +17,7 @@ import random
 from datetime import date
 from pathlib import Path
 
-from assets.domain.catalogue import GROUP_CODES, GROUPS
+from assets.domain.catalogue import GROUP_CODES, GROUPS, MERGER_DATE
 from assets.domain.provinces import Province, province_reference
 from assets.sources.endpoints import LEGACY, legacy_payload, replay_relpath
 
@@ -167,7 +167,7 @@ def write_bundled_spreadsheets(inbox: Path, seed: int = DEFAULT_SEED) -> list[Pa
     inbox.mkdir(parents=True, exist_ok=True)
     written = []
     for name, month, layout, dossiers in BUNDLED_SHEETS:
-        rows = (old_rows(month, seed, with_dossiers=dossiers) if month < date(2025, 7, 1)
+        rows = (old_rows(month, seed, with_dossiers=dossiers) if month < MERGER_DATE
                 else current_rows(month, seed))
         writer = write_ranking_xlsx if name.endswith(".xlsx") else write_ranking_csv
         written.append(writer(inbox / name, month, rows, layout=layout, dossiers=dossiers))
@@ -194,7 +194,7 @@ def main() -> None:
                         help="also drop the demo's ranking spreadsheets into this folder")
     args = parser.parse_args()
     months = month_range(args.months)
-    late = [m for m in months if m >= date(2025, 7, 1)]
+    late = [m for m in months if m >= MERGER_DATE]
     if late:
         parser.error(f"the legacy service covers months before 2025-07, not {late[0]:%Y-%m}")
     n = write_legacy_replay(args.out, months, args.seed)

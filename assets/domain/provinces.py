@@ -15,6 +15,8 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+from assets.domain.catalogue import MERGER_DATE
+
 REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
 _PREFIXES = re.compile(r"^(ubnd|ủy ban nhân dân|uy ban nhan dan)\s+", re.IGNORECASE)
 _KINDS = re.compile(r"^(tỉnh|thành phố|tp\.?)\s*", re.IGNORECASE)
@@ -136,7 +138,7 @@ def province_reference() -> tuple[Province, ...]:
 
 
 def era_of(month: date) -> str:
-    return "34" if month >= date(2025, 7, 1) else "63"
+    return "34" if month >= MERGER_DATE else "63"
 
 
 def resolve_province(name: str, month: date) -> Province | None:

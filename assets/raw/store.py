@@ -147,6 +147,17 @@ class _Saved:
     path: Path
 
 
+def complete_sessions(store: RawStore, month: date) -> list[tuple[Path, dict]]:
+    """Every complete crawl of a month, oldest first."""
+    folder = store.root / SESSIONS / month_key(month)
+    out = []
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        manifest = json.loads(path.read_text("utf-8"))
+        if manifest.get("status") == "complete":
+            out.append((path, manifest))
+    return out
+
+
 def latest_complete_session(store: RawStore, month: date) -> tuple[Path, dict] | None:
     folder = store.root / SESSIONS / month_key(month)
     if not folder.exists():

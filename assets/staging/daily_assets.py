@@ -7,7 +7,6 @@ staging tables read the latest complete one. This table reads them all, and
 ``marts.province_daily`` shows the day-by-day movement from it.
 """
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import duckdb
 import polars as pl
 
 from assets.domain.provinces import era_of
-from assets.raw.store import SESSIONS, RawStore
+from assets.raw.store import RawStore, complete_sessions
 from assets.sources.endpoints import NATIONAL, month_key
 from assets.warehouse import replace_months
 from checks.suites import Suite, _not_null
@@ -37,27 +36,18 @@ DAILY_SUITE = Suite(
     ("raw_path", "province_name", "province_code"))
 
 
-def complete_sessions(store: RawStore, month: date) -> list[tuple[Path, dict]]:
-    """Every complete crawl of a month, oldest first."""
-    folder = store.root / SESSIONS / month_key(month)
-    out = []
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
-        manifest = json.loads(path.read_text("utf-8"))
-        if manifest.get("status") == "complete":
-            out.append((path, manifest))
-    return out
-
-
 def _settling(month: date, captured_at: datetime) -> bool:
     """Captured in the days after the month ended, while it may still be settling."""
     end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
     return end - timedelta(hours=7) <= captured_at < end + timedelta(days=6)
 
 
-def stage_daily(store: RawStore, months: list[date]) -> pl.DataFrame:
+def stage_daily(store: RawStore, sessions: dict[date, list[tuple[Path, dict]]]
+                ) -> pl.DataFrame:
+    """The national summary of each given crawl, tagged with its session."""
     frames = []
-    for month in months:
-        for path, manifest in complete_sessions(store, month):
+    for month, crawls in sessions.items():
+        for path, manifest in crawls:
             rows = Rows()
             for capture in manifest["captures"]:
                 if capture["endpoint"] != NATIONAL.name or capture["http_status"] not in (200,
@@ -86,7 +76,8 @@ def load_daily(con: duckdb.DuckDBPyConnection, store: RawStore, months: list[dat
         "WHERE list_contains($months, month)", {"months": months}).fetchall()
     loaded = {(r[0], r[1]) for r in loaded_rows}
     loaded_shas = {(r[0], r[2]) for r in loaded_rows}
-    unchanged = [m for m in months if {(m, p.stem) for p, _ in complete_sessions(store, m)}
+    sessions = {m: complete_sessions(store, m) for m in months}
+    unchanged = [m for m in months if {(m, p.stem) for p, _ in sessions[m]}
                  == {k for k in loaded if k[0] == m}]
     todo = [m for m in months if m not in unchanged]
     if not todo:
@@ -95,7 +86,7 @@ def load_daily(con: duckdb.DuckDBPyConnection, store: RawStore, months: list[dat
             metadata={"details": "nothing new to validate"})])
     label = ",".join(month_key(m) for m in todo)
     try:
-        df = stage_daily(store, todo)
+        df = stage_daily(store, {m: sessions[m] for m in todo})
     except StagingError as exc:
         raise dg.Failure(description=f"Staging stopped, nothing loaded: {exc}",
                          metadata={"file": exc.file, "period": exc.month, "unit": exc.unit,

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from assets.domain.catalogue import GROUP_CODES, GROUPS
+from assets.domain.catalogue import GROUP_CODES, MERGER_DATE
 from assets.domain.provinces import era_of, province_reference, resolve_province
 from assets.sources.endpoints import month_key
 
@@ -34,7 +34,6 @@ HISTORY_SCHEMA: dict[str, pl.DataType] = {
 }
 # The national summary of every complete crawl of a month (staging/daily_assets.py).
 DAILY_SCHEMA: dict[str, pl.DataType] = {**SCHEMAS["national_summary"], "session": pl.String}
-ONLINE_MAX = GROUPS["CLGQ"].max_score + GROUPS["TTTT"].max_score  # the merged column, /22
 
 
 def empty_history() -> pl.DataFrame:
@@ -134,7 +133,6 @@ def history_summaries(df: pl.DataFrame) -> dict[str, pl.DataFrame]:
     provinces = df.filter(pl.col("level") == "province")
     counts = (provinces.group_by("month", "source", "raw_sha256")
               .agg(pl.col("raw_path").first(), pl.len().cast(pl.Int64).alias("provinces"))
-              .with_columns(pl.col("month").map_elements(
-                  lambda m: 34 if era_of(m) == "34" else 63, return_dtype=pl.Int64)
-                  .alias("expected")))
+              .with_columns(pl.when(pl.col("month") >= MERGER_DATE).then(34).otherwise(63)
+                  .cast(pl.Int64).alias("expected")))
     return {"history_totals": totals, "history_counts": counts}
