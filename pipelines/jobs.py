@@ -10,6 +10,7 @@ from dagster._core.storage.tags import (
 
 from assets.partitions import TIMEZONE
 from assets.resources import ChisoSettings
+from assets.staging.har_assets import HAR_KEY, HarConfig
 from assets.staging.inbox import inbox_key, pending_files, stable_files
 from assets.staging.spreadsheet_assets import (
     SHEETS_KEY,
@@ -33,8 +34,8 @@ def writer_job(name: str, selection, description: str):
 
 refresh_job = writer_job(
     "refresh_months",
-    # everything monthly; spreadsheets come in through the inbox (import_spreadsheets)
-    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY),
+    # everything monthly; spreadsheets and HARs come in through the inbox (import_inbox)
+    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY),
     "Crawl, validate, load, build the marts and publish, for one month or a range of "
     "months (one run).")
 
@@ -71,9 +72,11 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 
 import_job = writer_job(
-    "import_spreadsheets", dg.AssetSelection.assets(SHEETS_KEY),
-    "Import the ranking spreadsheets waiting in <data>/inbox/ (rejected files move to "
-    "inbox/rejected/ with a note saying why).")
+    "import_inbox", dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY),
+    "Import what waits in <data>/inbox/: ranking spreadsheets (.xlsx/.csv) and HAR files "
+    "saved in a browser on the portal (.har: their complete months are staged, every mart "
+    "rebuilt and the copy published in the same run). Rejected files move to "
+    "inbox/rejected/ with a note saying why.")
 
 history_job = writer_job(
     "rebuild_history",
@@ -121,8 +124,9 @@ def spreadsheet_inbox(context: dg.SensorEvaluationContext, chiso: ChisoSettings)
             "then drop the files again (a new copy) to retry")
     return dg.RunRequest(
         run_key=f"{key}-{len(failed) + 1}",
-        run_config=dg.RunConfig(ops={"staging__spreadsheet_scores": ImportConfig(
-            files=[p.name for p in files])}),
+        run_config=dg.RunConfig(ops={
+            "staging__spreadsheet_scores": ImportConfig(files=[p.name for p in files]),
+            "raw__har_captures": HarConfig(files=[p.name for p in files])}),
         tags={"chiso766/inbox_files": str(len(files)), INBOX_KEY_TAG: key})
 
 

@@ -43,7 +43,7 @@ def _sensor_run(p: Pipeline):
                                                         resources={"chiso": chiso}))
     if isinstance(request, dg.SkipReason):
         return None, request
-    result = p.defs.resolve_job_def("import_spreadsheets").execute_in_process(
+    result = p.defs.resolve_job_def("import_inbox").execute_in_process(
         run_config=request.run_config, instance=p.instance)
     assert result.success
     tick = history_after_import.evaluate_tick(

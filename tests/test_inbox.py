@@ -171,7 +171,7 @@ def batch(tmp_path_factory, replay_dir):
     request = spreadsheet_inbox(dg.build_sensor_context(instance=p.instance,
                                                         resources={"chiso": chiso}))
     assert isinstance(request, dg.RunRequest)
-    result = p.defs.resolve_job_def("import_spreadsheets").execute_in_process(
+    result = p.defs.resolve_job_def("import_inbox").execute_in_process(
         run_config=request.run_config, instance=p.instance, tags=request.tags)
     return p, request, result, ninety
 
@@ -219,7 +219,7 @@ def test_a_file_dropped_again_is_imported_again_and_failures_are_retried(batch):
     chiso = ChisoSettings(data_dir=str(p.data_dir), inbox_settle_s=0.0)
     tick = lambda: spreadsheet_inbox(dg.build_sensor_context(  # noqa: E731
         instance=p.instance, resources={"chiso": chiso}))
-    job = p.defs.resolve_job_def("import_spreadsheets")
+    job = p.defs.resolve_job_def("import_inbox")
     (inbox / "dang-chep-2025-04.csv.part").unlink()
     # the operator drops the imported file again, on purpose (same bytes, same mtime)
     shutil.copy2(inbox / "imported" / ninety, inbox / ninety)
@@ -256,7 +256,7 @@ def test_config_names_outside_the_inbox_are_refused_and_nothing_moves(batch):
     published.parent.mkdir(parents=True, exist_ok=True)
     published.write_bytes(b"the analysts' copy")
     before = sorted(os.listdir(p.data_dir / "inbox" / "rejected"))
-    result = p.defs.resolve_job_def("import_spreadsheets").execute_in_process(
+    result = p.defs.resolve_job_def("import_inbox").execute_in_process(
         run_config={"ops": {"staging__spreadsheet_scores": {"config": {
             "files": ["../published/chiso766.duckdb", str(published)]}}}},
         instance=p.instance, raise_on_error=False)

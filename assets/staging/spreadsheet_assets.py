@@ -1,7 +1,7 @@
 """staging/spreadsheet_scores: ranking tables exported by provincial staff (.xlsx/.csv).
 
 Staff drop files into ``<data>/inbox/``; the sensor ``spreadsheet_inbox`` launches
-``import_spreadsheets`` for them. Each file is kept byte for byte under
+``import_inbox`` for them. Each file is kept byte for byte under
 ``<data>/raw/spreadsheets/`` first, then read (openpyxl / csv), its province names
 matched to the reference of the month's era, and validated with Great Expectations.
 
@@ -150,7 +150,8 @@ def safe_reject(path: Path, inbox: Path, outcome: Outcome, reason: str, where: d
         log.error(f"{path.name}: {outcome.reason}")
 
 
-def inbox_files(inbox: Path, names: list[str], settle_s: float, log) -> list[Path]:
+def inbox_files(inbox: Path, names: list[str], settle_s: float, log,
+                accept=lambda path: True) -> list[Path]:
     """The files a run takes: the named ones (each must be a plain file inside the inbox,
     else the run fails before touching anything) or every file waiting; only those that
     are stable (not being copied)."""
@@ -170,6 +171,7 @@ def inbox_files(inbox: Path, names: list[str], settle_s: float, log) -> list[Pat
                 allow_retries=False)
     else:
         files = pending_files(inbox)
+    files = [p for p in files if accept(p)]
     present = [p for p in files if p.is_file()]
     for p in files:
         if p not in present:
@@ -200,8 +202,8 @@ def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
     from checks.gx_runner import outcome_rows
 
     inbox = inbox_dir(chiso)
-    files = [p for p in inbox_files(inbox, config.files, chiso.inbox_settle_s, context.log)
-             if p.suffix.lower() not in OTHER_IMPORTS]
+    files = inbox_files(inbox, config.files, chiso.inbox_settle_s, context.log,
+                        accept=lambda p: p.suffix.lower() not in OTHER_IMPORTS)
     outcomes: list[Outcome] = []
     reports = []
     ready = []  # (path, outcome, table, frame, report): read and validated, to load
