@@ -355,7 +355,7 @@ def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: Ch
     files = inbox_files(inbox, config.files, chiso.inbox_settle_s, context.log,
                         accept=lambda p: p.suffix.lower() == HAR_SUFFIX)
     store = RawStore(chiso.raw_dir)
-    imported: list[HarImport] = []
+    imported: list = []  # (path, HarImport)
     rejected: list[str] = []
     for path in files:
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -382,20 +382,7 @@ def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: Ch
             rejected.append(f"{path.name}: {reason}")
             context.log.error(f"{path.name}: {reason}")
             continue
-        imported.append(har)
-        note = {"file": har.name, "sha256": har.sha256,
-                "imported_at": datetime.now(UTC).isoformat(),
-                "months": {month_key(m.month): ("complete" if m.complete else
-                                                "partial, missing: " + "; ".join(m.missing))
-                           for m in har.months},
-                "other_answers_kept_raw": len(har.other_kept), "skipped": har.skipped,
-                "manifests": har.manifests,
-                "kept": "each answer's bytes, request URL and body, content type; the HAR "
-                        "itself (headers, cookies) was deleted"}
-        (inbox / "imported").mkdir(parents=True, exist_ok=True)
-        write_atomic(inbox / "imported" / f"{safe_segment(har.name)}.imported.json",
-                     json.dumps(note, ensure_ascii=False, indent=1).encode())
-        path.unlink()
+        imported.append((path, har))
         context.log.info(
             f"{har.name}: {sum(len(m.captures) for m in har.months)} month answers, "
             f"{len(har.other_kept)} quarter/year/procedure answers kept raw; skipped "
@@ -405,14 +392,19 @@ def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: Ch
                 context.log.warning(f"{har.name}: {month_key(m.month)} not staged, the HAR "
                                     f"lacks: {'; '.join(m.missing)} (kept raw)")
 
-    months = sorted({m.month for h in imported for m in h.months if m.complete})
+    months = sorted({m.month for _, h in imported for m in h.months if m.complete})
     staged = {}
     if months:
+        # a failure here leaves the HARs in the inbox: the next run imports them again
         with warehouse.get_connection() as con:
             ensure_schema(con)
             staged = stage_and_publish(con, store, months, chiso, context.run.run_id,
                                        context.log)
         _record_downstream(context, months, staged["touched"])
+    for path, har in imported:
+        _imported_note(inbox, har, staged)
+        path.unlink()  # the HAR holds cookies: never kept once its answers are
+    imported = [h for _, h in imported]
     return dg.MaterializeResult(metadata={
         "files": "\n".join(h.name for h in imported) or "none",
         "rejected": "\n".join(rejected) or "none",
@@ -429,13 +421,36 @@ def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: Ch
     })
 
 
+def _imported_note(inbox: Path, har: HarImport, staged: dict) -> Path:
+    note = {"file": har.name, "sha256": har.sha256,
+            "imported_at": datetime.now(UTC).isoformat(),
+            "months": {month_key(m.month): ("complete: staged, marts rebuilt, published"
+                                            if m.complete else
+                                            "partial, not staged; missing: "
+                                            + "; ".join(m.missing))
+                       for m in har.months},
+            "sessions_staged": staged.get("sessions", {}),
+            "other_answers_kept_raw": len(har.other_kept), "skipped": har.skipped,
+            "manifests": har.manifests,
+            "kept": "each answer's bytes, request URL and body, content type; the HAR "
+                    "itself (headers, cookies) was deleted"}
+    folder = inbox / "imported"
+    name = fit_name(har.name, NAME_MAX - len(".imported.json") - 13)
+    target = folder / f"{name}.imported.json"
+    if target.exists():
+        target = folder / f"{name}-{har.sha256[:12]}.imported.json"
+    write_atomic(target, json.dumps(note, ensure_ascii=False, indent=1).encode())
+    return target
+
+
 def _record_downstream(context: dg.AssetExecutionContext, months: list[date],
                        touched: list[date]) -> None:
     """Tell Dagster which partitions of staging, the marts and the publish this step
     refreshed, so the UI and the freshness checks see them."""
-    from assets.staging.assets import ALL_STAGING_KEYS
+    from assets.staging.assets import STAGING_KEYS
+    from assets.staging.daily_assets import DAILY_KEY
 
-    keys = [*ALL_STAGING_KEYS.values(), *(dg.AssetKey(["marts", n]) for n in MARTS),
+    keys = [*STAGING_KEYS.values(), DAILY_KEY, *(dg.AssetKey(["marts", n]) for n in MARTS),
             dg.AssetKey(["publish", "analyst_copy"])]
     for key in keys:
         for month in (touched if key.path[0] != "staging" else months):
