@@ -153,6 +153,10 @@ def har_run(tmp_path_factory, replay_dir):
                   noise_entries(CAPTURED) + sample_entries(SAMPLES)
                   + replay_entries(replay_dir, AUGUST, [None], CAPTURED))
         write_har(inbox / "thang-7.har", _bad_july(replay_dir))
+        write_har(inbox / "mot-phan-thang-7.har",  # part of July: not staged, kept raw
+                  replay_entries(replay_dir, JULY, [None], CAPTURED)
+                  + replay_entries(replay_dir, JULY, [PHU_THO], CAPTURED,
+                                   endpoints=["transparency"]))
         (inbox / "hong.har").write_text("Cookie: " + COOKIE + "\n{truncated")
         chiso = ChisoSettings(data_dir=str(data), inbox_settle_s=0.01)
         request = spreadsheet_inbox(dg.build_sensor_context(instance=p.instance,
@@ -227,8 +231,11 @@ def test_bad_hars_are_set_aside_with_a_note_and_nothing_else_is_touched(har_run)
     p = har_run[0]
     inbox = p.data_dir / "inbox"
     assert sorted(x.name for x in inbox.iterdir() if x.is_file()) == []  # no HAR left
-    assert [x.name for x in (inbox / "imported").iterdir()] == [
-        "dichvucong-phu-tho-2026-08.har.imported.json"]
+    assert sorted(x.name for x in (inbox / "imported").iterdir()) == [
+        "dichvucong-phu-tho-2026-08.har.imported.json", "mot-phan-thang-7.har.imported.json"]
+    partial = json.loads((inbox / "imported" / "mot-phan-thang-7.har.imported.json").read_text())
+    assert partial["months"]["2026-07"].startswith("partial, not staged; missing: "
+                                                   "dvc-progress-tree H44")
     notes = {json.loads(s.read_text())["file"]: json.loads(s.read_text())
              for s in (inbox / "rejected").glob("*.rejected.json")}
     assert set(notes) == {"thang-7.har", "hong.har"}
@@ -239,9 +246,11 @@ def test_bad_hars_are_set_aside_with_a_note_and_nothing_else_is_touched(har_run)
     assert notes["hong.har"]["moved_to"] is None and not (inbox / "rejected" / "hong.har").exists()
     assert (inbox / "rejected" / "thang-7.har").exists()  # readable: kept, headers removed
     # July's answers are kept raw, its manifest says rejected, nothing of it was staged
-    manifest = json.loads(next((p.settings.raw_dir / "_sessions" / "2026-07").glob(
-        "*.json")).read_text())
-    assert manifest["status"] == "rejected" and manifest["file"] == "thang-7.har"
+    july = {m["file"]: m for m in (json.loads(x.read_text()) for x in
+                                   (p.settings.raw_dir / "_sessions" / "2026-07").glob("*.json"))}
+    assert july["thang-7.har"]["status"] == "rejected"
+    assert july["mot-phan-thang-7.har"]["status"] == "partial"
+    assert len(july["mot-phan-thang-7.har"]["missing"]) == 5
     with p.warehouse() as con:
         assert con.execute("SELECT count(*) FROM staging.captures WHERE month = '2026-07-01'"
                            ).fetchone()[0] == 0

@@ -5,7 +5,6 @@ again, zip bombs, formulas. One import run covers the batch cases."""
 import json
 import os
 import shutil
-import threading
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -95,25 +94,17 @@ def test_temporary_names_are_left_alone(tmp_path):
 
 
 def test_a_file_being_written_is_not_stable(tmp_path):
-    growing, still = tmp_path / "growing.csv", tmp_path / "still.csv"
-    growing.write_text("a")
-    still.write_text("b")
-    stop = threading.Event()
+    growing, still, gone = tmp_path / "growing.csv", tmp_path / "still.csv", tmp_path / "g.csv"
+    for path in (growing, still, gone):
+        path.write_text("a")
 
-    def append():
+    def copier_writes_meanwhile(seconds):  # what a copy in progress does between looks
+        assert seconds == 0.5
         with open(growing, "a") as fh:
-            while not stop.is_set():
-                fh.write("x")
-                fh.flush()
-                stop.wait(0.005)
+            fh.write("more")
+        gone.unlink()
 
-    writer = threading.Thread(target=append)
-    writer.start()
-    try:
-        stable, moving = stable_files([growing, still], 0.2)
-    finally:
-        stop.set()
-        writer.join()
+    stable, moving = stable_files([growing, still, gone], 0.5, wait=copier_writes_meanwhile)
     assert stable == [still] and moving == [growing]
 
 

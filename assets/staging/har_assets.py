@@ -205,7 +205,8 @@ def write_manifest(store: RawStore, har: HarImport, mc: MonthCapture, status: st
         "missing": mc.missing, "skipped_in_har": har.skipped,
         "captures": [asdict(c) for c in mc.captures],
     }
-    path = store.root / SESSIONS / month_key(mc.month) / f"{stamp(mc.started)}.json"
+    path = (store.root / SESSIONS / month_key(mc.month)
+            / f"{stamp(mc.started)}-har-{har.sha256[:12]}.json")
     write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     return path
 

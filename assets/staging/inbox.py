@@ -74,14 +74,15 @@ def _look(paths: list[Path]) -> dict[Path, tuple[int, int] | None]:
     return out
 
 
-def stable_files(paths: list[Path], settle_s: float) -> tuple[list[Path], list[Path]]:
+def stable_files(paths: list[Path], settle_s: float,
+                 wait=time.sleep) -> tuple[list[Path], list[Path]]:
     """(stable, still changing): size and mtime unchanged across two looks ``settle_s``
     apart. A file that vanished in between is in neither list."""
     if not paths:
         return [], []
     first = _look(paths)
     if settle_s > 0:
-        time.sleep(settle_s)
+        wait(settle_s)
     second = _look(paths)
     stable = [p for p in paths if first[p] is not None and first[p] == second[p]]
     moving = [p for p in paths if second[p] is not None and first[p] != second[p]]
