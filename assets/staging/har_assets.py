@@ -279,6 +279,17 @@ def reject_har(path: Path, inbox: Path, reason: str, where: dict, log: dict | No
     return final
 
 
+def _log_of(path: Path) -> dict | None:
+    """The ``log`` of a JSON file shaped like a HAR (whatever its oddities), for a
+    scrubbed copy; None when it is not even that."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    log = doc.get("log") if isinstance(doc, dict) else None
+    return log if isinstance(log, dict) else None
+
+
 class Reject(Exception):
     def __init__(self, reason: str, where: dict):
         self.reason, self.where = reason, where
@@ -318,7 +329,7 @@ def import_one(path: Path, store: RawStore, chiso: ChisoSettings, log) -> HarImp
 
 
 def stage_and_publish(con, store: RawStore, months: list[date], chiso: ChisoSettings,
-                      run_id: str, log) -> dict:
+                      run_id: str, log, spill_root: Path) -> dict:
     """Stage the months (latest complete capture), rebuild every mart, publish."""
     from assets.publish.assets import publish_copy
 
@@ -326,7 +337,7 @@ def stage_and_publish(con, store: RawStore, months: list[date], chiso: ChisoSett
     from .daily_assets import load_daily
 
     run = stage_validate_load(store, months, con, log=log,
-                              spill_root=Path(chiso.data_dir) / "warehouse")
+                              spill_root=spill_root)
     if run.report.blocking_failures:
         raise dg.Failure(description="Validation failed; nothing was loaded.\n"
                          + run.report.failures_text(), allow_retries=False)
@@ -366,12 +377,8 @@ def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: Ch
             where = ({"entry": exc.entry, "field": exc.field, "url": exc.url}
                      if isinstance(exc, HarError) else exc.where)
             reason = exc.detail if isinstance(exc, HarError) else exc.reason
-            parsed = None
-            if not (isinstance(exc, HarError) and exc.field in ("file", "log", "size")):
-                try:
-                    parsed = read_har(path, int(chiso.har_max_mb * 1e6))
-                except HarError:
-                    parsed = None
+            too_big = isinstance(exc, HarError) and exc.field == "size"
+            parsed = None if too_big else _log_of(path)
             final = reject_har(path, inbox, reason, where, parsed, sha)
             rejected.append(f"{path.name}: {reason}")
             context.log.warning(f"{path.name} rejected: {reason} (see {final}"
@@ -400,7 +407,7 @@ def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: Ch
         with warehouse.get_connection() as con:
             ensure_schema(con)
             staged = stage_and_publish(con, store, months, chiso, context.run.run_id,
-                                       context.log)
+                                       context.log, Path(warehouse.database).parent)
         _record_downstream(context, months, staged["touched"])
     for path, har in imported:
         _imported_note(inbox, har, staged)
