@@ -28,6 +28,10 @@ class ChisoSettings(dg.ConfigurableResource):
     data_dir: str
     provinces: str = "all"  # comma-separated province codes, or "all"
     focus_province: str = "H60"
+    # the inbox: seconds a file must stay unchanged before it is read; caps
+    inbox_settle_s: float = 5.0
+    inbox_max_xml_mb: float = 50.0
+    har_max_mb: float = 500.0
 
     @property
     def province_codes(self) -> tuple[str, ...] | None:

@@ -25,6 +25,10 @@ class Settings:
     portal_backoff_s: float
     portal_token: str | None
     crawl_retry_delay_s: float
+    # the inbox (spreadsheets, HAR files): see assets/staging/inbox.py
+    inbox_settle_s: float = 5.0
+    inbox_max_xml_mb: float = 50.0
+    har_max_mb: float = 500.0
 
     @property
     def raw_dir(self) -> Path:
@@ -62,4 +66,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_backoff_s=float(env.get("CHISO_PORTAL_BACKOFF_S", "2.0")),
         portal_token=env.get("CHISO_PORTAL_TOKEN") or None,
         crawl_retry_delay_s=float(env.get("CHISO_CRAWL_RETRY_DELAY_S", "120")),
+        inbox_settle_s=float(env.get("CHISO_INBOX_SETTLE_S", "5")),
+        inbox_max_xml_mb=float(env.get("CHISO_INBOX_MAX_XML_MB", "50")),
+        har_max_mb=float(env.get("CHISO_HAR_MAX_MB", "500")),
     )

@@ -11,6 +11,7 @@ from assets.raw.assets import portal_captures
 from assets.report.assets import scorecard
 from assets.settings import Settings, load_settings
 from assets.staging.assets import staging_tables
+from assets.staging.har_assets import har_captures
 from assets.staging.spreadsheet_assets import spreadsheet_scores
 from checks.freshness import freshness_checks
 
@@ -33,7 +34,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[portal_captures, staging_tables, spreadsheet_scores,
+        assets=[portal_captures, staging_tables, spreadsheet_scores, har_captures,
                 *mart_assets, analyst_copy, scorecard],
         asset_checks=[*mart_checks, *freshness_checks],
         jobs=[refresh_job, freshness_job, import_job, history_job],

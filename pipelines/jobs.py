@@ -1,6 +1,5 @@
 """Jobs and schedules."""
 
-import hashlib
 from datetime import date
 
 import dagster as dg
@@ -11,12 +10,13 @@ from dagster._core.storage.tags import (
 
 from assets.partitions import TIMEZONE
 from assets.resources import ChisoSettings
+from assets.staging.har_assets import HAR_KEY, HarConfig
+from assets.staging.inbox import inbox_key, pending_files, stable_files
 from assets.staging.spreadsheet_assets import (
     SHEETS_KEY,
     ImportConfig,
     inbox_dir,
     months_of,
-    pending_files,
 )
 from checks.freshness import freshness_checks
 
@@ -34,8 +34,8 @@ def writer_job(name: str, selection, description: str):
 
 refresh_job = writer_job(
     "refresh_months",
-    # everything monthly; spreadsheets come in through the inbox (import_spreadsheets)
-    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY),
+    # everything monthly; spreadsheets and HARs come in through the inbox (import_inbox)
+    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY),
     "Crawl, validate, load, build the marts and publish, for one month or a range of "
     "months (one run).")
 
@@ -72,9 +72,11 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 
 import_job = writer_job(
-    "import_spreadsheets", dg.AssetSelection.assets(SHEETS_KEY),
-    "Import the ranking spreadsheets waiting in <data>/inbox/ (rejected files move to "
-    "inbox/rejected/ with a note saying why).")
+    "import_inbox", dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY),
+    "Import what waits in <data>/inbox/: ranking spreadsheets (.xlsx/.csv) and HAR files "
+    "saved in a browser on the portal (.har: their complete months are staged, every mart "
+    "rebuilt and the copy published in the same run). Rejected files move to "
+    "inbox/rejected/ with a note saying why.")
 
 history_job = writer_job(
     "rebuild_history",
@@ -84,22 +86,48 @@ history_job = writer_job(
     "then publish: after a spreadsheet import.")
 
 
+MAX_IMPORT_ATTEMPTS = 3
+INBOX_KEY_TAG = "chiso766/inbox_key"
+
+
 @dg.sensor(job=import_job, minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Every minute: launch import_spreadsheets for the files waiting in "
-                       "<data>/inbox/ (one run per set of files, keyed by their content).")
+           description="Every minute: launch the import for the files waiting in "
+                       "<data>/inbox/ once they are stable (not being copied). The run key "
+                       "is the files' names, content, size, mtime and drop time (ctime): "
+                       "a file dropped again is imported again; a failed import is retried "
+                       f"up to {MAX_IMPORT_ATTEMPTS} times.")
 def spreadsheet_inbox(context: dg.SensorEvaluationContext, chiso: ChisoSettings):
-    files = pending_files(inbox_dir(chiso))
+    inbox = inbox_dir(chiso)
+    waiting = pending_files(inbox)
+    if not waiting:
+        return dg.SkipReason(f"nothing waiting in {inbox}")
+    files, moving = stable_files(waiting, chiso.inbox_settle_s)
     if not files:
-        return dg.SkipReason(f"nothing waiting in {inbox_dir(chiso)}")
-    key = hashlib.sha256()
-    for path in files:
-        key.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        return dg.SkipReason(f"still being copied (size or mtime changed within "
+                             f"{chiso.inbox_settle_s:g} s): {', '.join(p.name for p in moving)}"
+                             "; looking again at the next tick")
+    key = inbox_key(files)
+    names = ", ".join(p.name for p in files)
+    earlier = context.instance.get_runs(filters=dg.RunsFilter(tags={INBOX_KEY_TAG: key}))
+    failed = [r for r in earlier if r.status == dg.DagsterRunStatus.FAILURE]
+    if len(earlier) > len(failed):
+        run = next(r for r in earlier if r.status != dg.DagsterRunStatus.FAILURE)
+        return dg.SkipReason(
+            f"{names}: these exact files (name, content, size, mtime, drop time) are "
+            f"already taken by run {run.run_id} ({run.status.value}); drop a file again "
+            "(copy it in anew) to import it again")
+    if len(failed) >= MAX_IMPORT_ATTEMPTS:
+        return dg.SkipReason(
+            f"{names}: the import failed {len(failed)} times (runs "
+            f"{', '.join(r.run_id for r in failed)}); not retried again. Fix the cause, "
+            "then drop the files again (a new copy) to retry")
     return dg.RunRequest(
-        run_key=f"inbox-{key.hexdigest()[:16]}",
-        run_config=dg.RunConfig(ops={"staging__spreadsheet_scores": ImportConfig(
-            files=[p.name for p in files])}),
-        tags={"chiso766/inbox_files": str(len(files))})
+        run_key=f"{key}-{len(failed) + 1}",
+        run_config=dg.RunConfig(ops={
+            "staging__spreadsheet_scores": ImportConfig(files=[p.name for p in files]),
+            "raw__har_captures": HarConfig(files=[p.name for p in files])}),
+        tags={"chiso766/inbox_files": str(len(files)), INBOX_KEY_TAG: key})
 
 
 @dg.asset_sensor(asset_key=SHEETS_KEY, job=history_job,

@@ -13,6 +13,9 @@ def build_resources(settings: Settings) -> dict:
             data_dir=str(settings.data_dir),
             provinces=",".join(settings.provinces) if settings.provinces else "all",
             focus_province=settings.focus_province,
+            inbox_settle_s=settings.inbox_settle_s,
+            inbox_max_xml_mb=settings.inbox_max_xml_mb,
+            har_max_mb=settings.har_max_mb,
         ),
         "portal": PortalResource(
             url=settings.portal_url, pause_s=settings.portal_pause_s,

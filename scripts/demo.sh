@@ -40,7 +40,7 @@ run "job refresh_months for ${LEGACY_FIRST:0:7} .. ${LEGACY_LAST:0:7} (the legac
   --job refresh_months --partition-range "${LEGACY_FIRST}...${LEGACY_LAST}"
 # Under the Dagster daemon the sensors spreadsheet_inbox and history_after_import do
 # these two steps by themselves; the demo runs them in turn.
-run "job import_spreadsheets (the files waiting in $DATA/inbox)" import --job import_spreadsheets
+run "job import_inbox (the files waiting in $DATA/inbox)" import --job import_inbox
 run "job rebuild_history for 2023-08 .. 2025-08" history \
   --job rebuild_history --partition-range "2023-08-01...2025-08-01"
 echo

@@ -38,12 +38,12 @@ def history_replay(tmp_path_factory) -> Path:
 def _sensor_run(p: Pipeline):
     """What the daemon would do: evaluate the inbox sensor, run what it asks for, then
     the sensor that rebuilds the months the import brought."""
-    chiso = ChisoSettings(data_dir=str(p.data_dir))
+    chiso = ChisoSettings(data_dir=str(p.data_dir), inbox_settle_s=0.01)
     request = spreadsheet_inbox(dg.build_sensor_context(instance=p.instance,
                                                         resources={"chiso": chiso}))
     if isinstance(request, dg.SkipReason):
         return None, request
-    result = p.defs.resolve_job_def("import_spreadsheets").execute_in_process(
+    result = p.defs.resolve_job_def("import_inbox").execute_in_process(
         run_config=request.run_config, instance=p.instance)
     assert result.success
     tick = history_after_import.evaluate_tick(
@@ -62,7 +62,8 @@ def history(tmp_path_factory, history_replay):
     04/2025 merged online column (.csv, NFD headers, a total row), and a broken one."""
     data = tmp_path_factory.mktemp("history") / "data"
     with serve(history_replay) as server:
-        p = Pipeline(data, server.url, provinces="H60")
+        p = Pipeline(data, server.url, provinces="H60",
+                     extra_env={"CHISO_INBOX_SETTLE_S": "0.01"})
         assert p.run(MAY_2025, JUL_2025).success
         legacy_requests = [r for r in server.requests if r.path == "/jsp/rest.jsp"]
     inbox = data / "inbox"

@@ -158,6 +158,8 @@ _GROUPED = re.compile(r"^\d{1,3}([.,\u00a0\u202f ])\d{3}(?:\1\d{3})*$")
 
 def _number(value: object, *, grouped: bool = False) -> float | str:
     """A finite float, or a string saying why the cell is not a number."""
+    if isinstance(value, Formula):
+        return value.reason()
     if value is None:
         return "empty cell where a number is required"
     if isinstance(value, bool):
@@ -272,10 +274,63 @@ def _read_csv(path: Path, data: bytes, file: str) -> _Grid:
     return _Grid([(i, list(r)) for i, r in enumerate(best[1], start=1)], None)
 
 
-def _read_xlsx(path: Path, file: str) -> _Grid:
+# An export of 63 provinces is a few hundred rows and a few hundred KB of sheet XML.
+MAX_SHEET_XML_BYTES = 50_000_000  # uncompressed, all sheets and shared strings together
+MAX_ROWS = 5_000  # rows read per sheet; a ranking table ends long before
+MAX_COLUMNS = 100
+
+
+class Formula:
+    """A formula cell whose workbook holds no saved value for it (never opened in Excel
+    after the formula was written): named as such, not as an empty cell."""
+
+    def __init__(self, text: str, cell: str):
+        self.text, self.cell = text, cell
+
+    def __str__(self) -> str:
+        return self.text
+
+    def reason(self) -> str:
+        return (f"formula {self.text} in cell {self.cell} has no saved value (open and save "
+                "the workbook in Excel, or paste the values)")
+
+
+def _check_xml_size(path: Path, file: str, limit: int) -> None:
+    """Refuse a workbook whose sheets would be huge once decompressed (a zip bomb)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = [i for i in archive.infolist()
+                     if i.filename.startswith("xl/worksheets/")
+                     or i.filename == "xl/sharedStrings.xml"]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SpreadsheetError(file, None, None, "content",
+                               f"not a readable .xlsx workbook ({type(exc).__name__}: "
+                               f"{exc})") from exc
+    total = sum(i.file_size for i in parts)
+    if total > limit:
+        raise SpreadsheetError(
+            file, None, None, "content",
+            f"sheets of {total / 1e6:.0f} MB once uncompressed, over the "
+            f"{limit / 1e6:.0f} MB cap (CHISO_INBOX_MAX_XML_MB): not a ranking export")
+
+
+def _sheet_rows(sheet) -> list[tuple[int, list[object]]]:
+    rows = []
+    for i, r in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+        if i > MAX_ROWS:
+            break
+        rows.append((i, list(r)))
+    return rows
+
+
+def _read_xlsx(path: Path, file: str, max_xml_bytes: int = MAX_SHEET_XML_BYTES) -> _Grid:
     # imported here so that CSV-only callers do not pay for openpyxl
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
+    _check_xml_size(path, file, max_xml_bytes)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # BadZipFile, InvalidFileException, KeyError on missing parts, …
@@ -284,15 +339,16 @@ def _read_xlsx(path: Path, file: str) -> _Grid:
                                f"{exc})") from exc
     try:
         first: _Grid | None = None
-        for sheet in workbook.worksheets:
+        for index, sheet in enumerate(workbook.worksheets):
             # some exporters write a wrong <dimension> (e.g. A1:A1); read every cell instead
             sheet.reset_dimensions()
-            rows = [(i, list(r)) for i, r in enumerate(sheet.iter_rows(values_only=True),
-                                                      start=1)]
+            rows = _sheet_rows(sheet)
             grid = _Grid(rows, sheet.title)
             if first is None:
                 first = grid
             if _find_header(rows):
+                if any(v is None for _, cells in rows for v in cells):
+                    _mark_formulas(path, index, rows, get_column_letter)
                 return grid
         return first or _Grid([], None)
     except SpreadsheetError:
@@ -302,6 +358,22 @@ def _read_xlsx(path: Path, file: str) -> _Grid:
                                f"damaged .xlsx workbook ({type(exc).__name__}: {exc})") from exc
     finally:
         workbook.close()
+
+
+def _mark_formulas(path: Path, index: int, rows, column_letter) -> None:
+    """Empty values that are formulas without a saved value become ``Formula`` cells."""
+    from openpyxl import load_workbook
+
+    formulas = load_workbook(path, read_only=True, data_only=False)
+    try:
+        sheet = formulas.worksheets[index]
+        sheet.reset_dimensions()
+        for (number, cells), (_, texts) in zip(rows, _sheet_rows(sheet), strict=False):
+            for col, text in enumerate(texts[:len(cells)]):
+                if cells[col] is None and isinstance(text, str) and text.startswith("="):
+                    cells[col] = Formula(text, f"{column_letter(col + 1)}{number}")
+    finally:
+        formulas.close()
 
 
 # -- header ---------------------------------------------------------------------------------
@@ -336,7 +408,8 @@ def _find_header(rows: Sequence[tuple[int, list[object]]]
 
 # -- the reader -----------------------------------------------------------------------------
 
-def read_ranking(path: Path, *, month_hint: date | None = None) -> SheetTable:
+def read_ranking(path: Path, *, month_hint: date | None = None,
+                 max_xml_bytes: int = MAX_SHEET_XML_BYTES) -> SheetTable:
     """Read one exported ranking table (.xlsx or .csv).
 
     The period comes from the title rows, else from the file name, else from
@@ -357,7 +430,8 @@ def read_ranking(path: Path, *, month_hint: date | None = None) -> SheetTable:
     if not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise SpreadsheetError(file, None, None, "content", "empty file")
     sha256 = hashlib.sha256(data).hexdigest()
-    grid = _read_csv(path, data, file) if suffix == ".csv" else _read_xlsx(path, file)
+    grid = (_read_csv(path, data, file) if suffix == ".csv"
+            else _read_xlsx(path, file, max_xml_bytes))
 
     if not any(not _is_blank(c) for _, cells in grid.rows for c in cells):
         raise SpreadsheetError(file, None, None, "content", "no cells with data")

@@ -1,7 +1,7 @@
 """staging/spreadsheet_scores: ranking tables exported by provincial staff (.xlsx/.csv).
 
 Staff drop files into ``<data>/inbox/``; the sensor ``spreadsheet_inbox`` launches
-``import_spreadsheets`` for them. Each file is kept byte for byte under
+``import_inbox`` for them. Each file is kept byte for byte under
 ``<data>/raw/spreadsheets/`` first, then read (openpyxl / csv), its province names
 matched to the reference of the month's era, and validated with Great Expectations.
 
@@ -17,6 +17,7 @@ months imported and publishes (job ``rebuild_history``).
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,29 +28,32 @@ import dagster as dg
 from assets.domain.provinces import era_of
 from assets.raw.store import write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
-from assets.sources.endpoints import month_key, safe_segment
+from assets.sources.endpoints import month_key
 from assets.warehouse import ensure_schema
 from checks.history_suites import history_suites
 
 from .history import frame, province_fields
 from .history_assets import audit, replace_history, validation_datasets
+from .inbox import (
+    NAME_MAX,
+    SIDECAR_SUFFIX,
+    InboxRefused,
+    fit_name,
+    inside_inbox,
+    pending_files,
+    safe_file_name,
+    stable_files,
+)
 from .parse import StagingError
 
 SHEETS_KEY = dg.AssetKey(["staging", "spreadsheet_scores"])
 SHEET_SUITES = history_suites("spreadsheet_scores")
 SPREADSHEET_TYPES = (".xlsx", ".csv")
+OTHER_IMPORTS = (".har",)  # taken by raw/har_captures, in the same job
 
 
 def inbox_dir(chiso: ChisoSettings) -> Path:
     return Path(chiso.data_dir) / "inbox"
-
-
-def pending_files(inbox: Path) -> list[Path]:
-    """Files waiting in the inbox (not folders, not hidden or Excel's ~$ lock files)."""
-    if not inbox.is_dir():
-        return []
-    return sorted(p for p in inbox.iterdir()
-                  if p.is_file() and not p.name.startswith((".", "~$")))
 
 
 class Rejected(Exception):
@@ -70,11 +74,13 @@ class Outcome:
     moved_to: str | None = None
 
 
-def keep_raw(raw_root: Path, path: Path) -> tuple[str, Path]:
-    """Copy the file into the raw layer (never overwritten); return its sha256 and copy."""
+def keep_raw(raw_root: Path, path: Path, folder: str = "spreadsheets") -> tuple[str, Path]:
+    """Copy the file into the raw layer (never overwritten); return its sha256 and copy.
+    The copy's name is ASCII, at most 120 bytes, extension kept; the original name is in
+    the ``.meta.json`` beside it."""
     body = path.read_bytes()
     sha = hashlib.sha256(body).hexdigest()
-    target = raw_root / "spreadsheets" / f"{sha[:12]}-{safe_segment(path.name)}"
+    target = raw_root / folder / f"{sha[:12]}-{safe_file_name(path.name)}"
     if not target.exists():
         write_atomic(target, body)
         meta = {"original_name": path.name, "sha256": sha, "bytes": len(body),
@@ -106,10 +112,16 @@ def sheet_rows(table, sha: str, raw_rel: str, received: datetime) -> list[dict]:
 
 
 def move(path: Path, folder: Path, sha: str) -> Path:
+    """Move into imported/ or rejected/, under a name that leaves room for the sidecar
+    (``.rejected.json``) and a ``-<sha12>`` when the name is taken (shortened by bytes,
+    extension kept)."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
+    room = NAME_MAX - len(SIDECAR_SUFFIX) - 13
+    name = fit_name(path.name, room)
+    target = folder / name
     if target.exists():  # the same name imported before: keep both
-        target = folder / f"{path.stem}-{sha[:12]}{path.suffix}"
+        stem, suffix = os.path.splitext(name)
+        target = folder / f"{stem}-{sha[:12]}{suffix}"
     shutil.move(str(path), target)
     return target
 
@@ -118,12 +130,57 @@ def reject(path: Path, inbox: Path, outcome: Outcome, reason: str, where: dict) 
     target = move(path, inbox / "rejected", outcome.sha256)
     sidecar = {"file": path.name, "rejected_at": datetime.now(UTC).isoformat(),
                "reason": reason, **where, "sha256": outcome.sha256,
-               "raw_copy": outcome.raw_path,
+               "raw_copy": outcome.raw_path, "moved_to": target.name,
                "what_to_do": "Fix the file (or export it again) and drop it into the inbox; "
                              "nothing from it was loaded."}
-    write_atomic(target.with_name(target.name + ".rejected.json"),
+    write_atomic(target.with_name(target.name + SIDECAR_SUFFIX),
                  json.dumps(sidecar, ensure_ascii=False, indent=1, default=str).encode())
     outcome.status, outcome.reason, outcome.moved_to = "rejected", reason, str(target)
+
+
+def safe_reject(path: Path, inbox: Path, outcome: Outcome, reason: str, where: dict,
+                log) -> None:
+    """Reject, and never let one file's failure stop the batch."""
+    try:
+        reject(path, inbox, outcome, reason, where)
+        log.warning(f"{path.name} rejected: {reason}")
+    except Exception as exc:  # noqa: BLE001 - reported, the batch goes on
+        outcome.status, outcome.reason = "rejected", f"{reason} (and could not be set " \
+            f"aside: {type(exc).__name__}: {exc})"
+        log.error(f"{path.name}: {outcome.reason}")
+
+
+def inbox_files(inbox: Path, names: list[str], settle_s: float, log,
+                accept=lambda path: True) -> list[Path]:
+    """The files a run takes: the named ones (each must be a plain file inside the inbox,
+    else the run fails before touching anything) or every file waiting; only those that
+    are stable (not being copied)."""
+    if names:
+        refused = []
+        files = []
+        for name in names:
+            try:
+                files.append(inside_inbox(inbox, name))
+            except InboxRefused as exc:
+                refused.append(str(exc))
+        if refused:
+            raise dg.Failure(
+                description="Refused: run config names files outside the inbox; nothing was "
+                            "moved or read.\n" + "\n".join(refused),
+                metadata={"inbox": str(inbox), "refused": "\n".join(refused)},
+                allow_retries=False)
+    else:
+        files = pending_files(inbox)
+    files = [p for p in files if accept(p)]
+    present = [p for p in files if p.is_file()]
+    for p in files:
+        if p not in present:
+            log.warning(f"{p.name}: no longer in {inbox} (imported already?)")
+    stable, moving = stable_files(present, settle_s)
+    for p in moving:
+        log.warning(f"{p.name}: still being written (size or mtime changed within "
+                    f"{settle_s:g} s); left in the inbox for the next run")
+    return stable
 
 
 class ImportConfig(dg.Config):
@@ -142,55 +199,46 @@ class ImportConfig(dg.Config):
 )
 def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
                        chiso: ChisoSettings, warehouse: WarehouseResource):
-    from assets.sources.spreadsheets import SpreadsheetError, read_ranking
-    from checks.gx_runner import outcome_rows, validate
+    from checks.gx_runner import outcome_rows
 
     inbox = inbox_dir(chiso)
-    files = ([inbox / name for name in config.files] if config.files
-             else pending_files(inbox))
+    files = inbox_files(inbox, config.files, chiso.inbox_settle_s, context.log,
+                        accept=lambda p: p.suffix.lower() not in OTHER_IMPORTS)
     outcomes: list[Outcome] = []
     reports = []
-    with warehouse.get_connection() as con:
-        ensure_schema(con)
-        for path in files:
-            if not path.is_file():
-                context.log.warning(f"{path.name}: no longer in {inbox} (imported already?)")
-                continue
+    ready = []  # (path, outcome, table, frame, report): read and validated, to load
+    # 1. keep raw, read and validate each file, without the warehouse connection
+    for path in files:
+        outcome = Outcome(path.name, "", "", "imported")
+        outcomes.append(outcome)
+        try:
             sha, copy = keep_raw(chiso.raw_dir, path)
-            rel = str(copy.relative_to(chiso.raw_dir))
-            outcome = Outcome(path.name, sha, rel, "imported")
-            outcomes.append(outcome)
-            try:
-                if path.suffix.lower() not in SPREADSHEET_TYPES:
-                    raise Rejected(f"not a spreadsheet export ({path.suffix or 'no extension'};"
-                                   f" expected {', '.join(SPREADSHEET_TYPES)})", field="file")
+            outcome.sha256, outcome.raw_path = sha, str(copy.relative_to(chiso.raw_dir))
+            ready.append(_read_one(path, copy, outcome, chiso, reports))
+        except Rejected as exc:
+            safe_reject(path, inbox, outcome, exc.reason, exc.where, context.log)
+        except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+            safe_reject(path, inbox, outcome, f"could not be imported ({type(exc).__name__}: "
+                        f"{exc})", {"field": "file"}, context.log)
+    # 2. load what validated, with the writer's connection
+    if ready:
+        with warehouse.get_connection() as con:
+            ensure_schema(con)
+            for path, outcome, table, df, report in ready:
                 try:
-                    table = read_ranking(copy)
-                except SpreadsheetError as exc:
-                    raise Rejected(str(exc), period=exc.period, row=exc.row,
-                                   field=exc.field) from exc
-                outcome.month = table.month
-                try:
-                    df = frame(sheet_rows(table, sha, rel, datetime.now(UTC)))
-                except StagingError as exc:
-                    raise Rejected(str(exc), period=exc.month, row=exc.unit,
-                                   field=exc.field_name) from exc
-                report = validate(validation_datasets("spreadsheet_scores", df), SHEET_SUITES)
-                reports.append(report)
-                audit(con, outcome_rows(report), context.run.run_id,
-                      f"{month_key(table.month)} {path.name}")
-                if report.blocking_failures:
-                    raise Rejected("validation failed:\n" + report.failures_text(),
-                                   period=month_key(table.month), field="see reason")
-                outcome.rows = replace_history(con, "staging.spreadsheet_scores", df,
-                                               [table.month])
-                outcome.moved_to = str(move(path, inbox / "imported", sha))
-                context.log.info(f"{path.name}: {month_key(table.month)}, {outcome.rows} "
-                                 f"provinces ({table.layout}); skipped: "
-                                 f"{'; '.join(table.skipped) or 'nothing'}")
-            except Rejected as exc:
-                reject(path, inbox, outcome, exc.reason, exc.where)
-                context.log.warning(f"{path.name} rejected: {exc.reason}")
+                    audit(con, outcome_rows(report), context.run.run_id,
+                          f"{month_key(table.month)} {path.name}")
+                    if report.blocking_failures:
+                        raise Rejected("validation failed:\n" + report.failures_text(),
+                                       period=month_key(table.month), field="see reason")
+                    outcome.rows = replace_history(con, "staging.spreadsheet_scores", df,
+                                                   [table.month])
+                    outcome.moved_to = str(move(path, inbox / "imported", outcome.sha256))
+                    context.log.info(f"{path.name}: {month_key(table.month)}, {outcome.rows} "
+                                     f"provinces ({table.layout}); skipped: "
+                                     f"{'; '.join(table.skipped) or 'nothing'}")
+                except Rejected as exc:
+                    safe_reject(path, inbox, outcome, exc.reason, exc.where, context.log)
 
     imported = [o for o in outcomes if o.status == "imported"]
     rejected = [o for o in outcomes if o.status == "rejected"]
@@ -215,6 +263,29 @@ def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"imported": len(imported), "rejected": len(rejected),
                   "details": "\n".join(f"{o.name}: {o.reason}" for o in rejected) or "none"})
+
+
+def _read_one(path: Path, copy: Path, outcome: Outcome, chiso: ChisoSettings, reports: list):
+    """Read and validate one file (raises Rejected): (path, outcome, table, frame, report)."""
+    from assets.sources.spreadsheets import SpreadsheetError, read_ranking
+    from checks.gx_runner import validate
+
+    if path.suffix.lower() not in SPREADSHEET_TYPES:
+        raise Rejected(f"not a spreadsheet export ({path.suffix or 'no extension'};"
+                       f" expected {', '.join(SPREADSHEET_TYPES)})", field="file")
+    try:
+        table = read_ranking(copy, max_xml_bytes=int(chiso.inbox_max_xml_mb * 1e6))
+    except SpreadsheetError as exc:
+        raise Rejected(str(exc), period=exc.period, row=exc.row, field=exc.field) from exc
+    outcome.month = table.month
+    try:
+        df = frame(sheet_rows(table, outcome.sha256, outcome.raw_path, datetime.now(UTC)))
+    except StagingError as exc:
+        raise Rejected(str(exc), period=exc.month, row=exc.unit,
+                       field=exc.field_name) from exc
+    report = validate(validation_datasets("spreadsheet_scores", df), SHEET_SUITES)
+    reports.append(report)
+    return path, outcome, table, df, report
 
 
 def months_of(metadata: dict) -> list[str]:
