@@ -22,6 +22,19 @@ class RefreshConfig(dg.Config):
                     "(sha256) are those already staged")
 
 
+class StagingConfig(RefreshConfig):
+    """Run config of the staging step: ``force``, and the waiver of the unit-count rule."""
+
+    allow_unit_drop: bool = Field(
+        default=False,
+        description="a real reorganisation: let a province's units fall below half of the "
+                    "previous staged month's (the unit_count_kept rule); needs a note")
+    note: str = Field(
+        default="",
+        description="why the units dropped (e.g. the decision that merged the communes); "
+                    "recorded in audit.validation_results")
+
+
 class ChisoSettings(dg.ConfigurableResource):
     """Where data lives and what to pull (CHISO_DATA_DIR, CHISO_PROVINCES, ...)."""
 

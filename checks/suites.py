@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from assets.domain.catalogue import GROUP_CODES, GROUPS, METRICS
 
+from . import summaries
+
 E = tuple[str, dict]
 
 
@@ -50,6 +52,11 @@ UNIT_KEY = ("month", "province_id", "unit_id")
 METRIC_SHAPE_CODES = sorted(c for c, m in METRICS.items()
                             if GROUPS[m.group_code].endpoint in
                             ("transparency", "handling-satisfaction", "dossier-digitized"))
+
+# A province may lose at most half its units from one staged month to the next; more is
+# a broken answer (a tree endpoint with ``children: []``), unless the run config says it
+# is a real reorganisation (``allow_unit_drop`` with a ``note`` on the staging step).
+MIN_UNIT_SHARE = 0.5
 
 SUITES: tuple[Suite, ...] = (
     Suite("unit_metrics_valid", "unit_metrics",
@@ -122,6 +129,36 @@ SUITES: tuple[Suite, ...] = (
           [("ExpectColumnValuesToBeBetween",
             {"column": "missing_count", "min_value": 0, "max_value": 0})],
           ("raw_path", "unit_name", "unit_id", "group_code", "missing")),
+    Suite("units_add_up_to_province", "unit_sums",
+          "a tree endpoint's dossier counts (TDGQ received and on time, TTTT paid online and "
+          "with a fee) summed over its units equal the province's (a dropped unit breaks it)",
+          [("ExpectColumnPairValuesToBeEqual",
+            {"column_A": "province_value", "column_B": "units_sum",
+             "ignore_row_if": "either_value_is_missing"})],
+          ("raw_path", "month", "province_name", "province_id", "group_code", "parameter")),
+    Suite("unit_count_kept", "unit_counts",
+          f"each group lists at least {MIN_UNIT_SHARE:.0%} of the units the previous staged "
+          "month listed for the province (override: allow_unit_drop with a note)",
+          [("ExpectColumnValuesToBeBetween", {"column": "unit_share",
+                                              "min_value": MIN_UNIT_SHARE})],
+          ("raw_path", "month", "province_name", "province_id", "group_code", "units",
+           "previous_month", "previous_units")),
+    Suite("provinces_of_the_era", "province_identity",
+          "every national-summary row is a province of ref.provinces for its era, by "
+          "departmentId, and a code it gives is that province's code",
+          [("ExpectColumnValuesToBeInSet", {"column": "era_province_id",
+                                            "value_set": summaries.era_province_keys()}),
+           ("ExpectColumnPairValuesToBeEqual",
+            {"column_A": "province_code", "column_B": "reference_code",
+             "ignore_row_if": "either_value_is_missing"})],
+          ("raw_path", "month", "province_name", "province_id", "province_code")),
+    Suite("counts_in_order", "count_order",
+          "a unit's counts obey their order: on time ≤ received, online ≤ total, paid online "
+          "≤ with a fee, every metric's numerator ≤ its denominator",
+          [("ExpectColumnPairValuesAToBeGreaterThanB",
+            {"column_A": "whole", "column_B": "part", "or_equal": True,
+             "ignore_row_if": "either_value_is_missing"})],
+          ("raw_path", "month", "unit_name", "unit_id", "group_code", "rule")),
     Suite("summary_agrees_with_group_endpoints", "group_cross_check",
           "the national summary's group score equals the group endpoint's province total "
           "within 0.05 (warning: the two are captured minutes apart in an open month)",

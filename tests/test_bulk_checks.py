@@ -6,6 +6,7 @@ in bulk, and each expectation's unexpected count must agree.
 """
 
 import math
+from datetime import date
 
 import polars as pl
 import pytest
@@ -18,6 +19,7 @@ from assets.staging.assets import stage_months, validation_datasets
 from checks.bulk import summarise_all
 from checks.gx_runner import merge_reports, outcome_rows, validate, validate_in_bulk
 from checks.suites import SUITES
+from checks.summaries import unit_counts
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +61,15 @@ def damaged(frames: dict) -> dict:
     up = set_rows(up, "parameter", [2], None)
     # a raw count a metric needs, missing for one unit
     up = up.filter(pl.int_range(pl.len()) != up["parameter"].eq("totalReceived").arg_true()[1])
+    # a unit's on time above its received (also breaks the province's sum of on time)
+    up = set_rows(up, "value", [up["parameter"].eq("totalOnTime").arg_true()[5]], 1e7)
     ns = frames["national_summary"]
     ns = set_rows(ns, "total_score", [0], 120.0)
     ns = set_rows(ns, "ckmb", [1], -1.0)
     ns = set_rows(ns, "province_code", [2], ns["province_code"][3])
     ns = set_rows(ns, "province_name", [4], None)
     ns = ns.filter(pl.int_range(pl.len()) != 5)  # 33 provinces
+    ns = set_rows(ns, "province_id", [6], "not-a-province")  # an id the reference lacks
     caps = frames["captures"]
     caps = set_rows(caps, "declared_total", [1], 7)
     return {**frames, "unit_metrics": um, "unit_group_scores": ugs, "unit_parameters": up,
@@ -77,10 +82,19 @@ def bulk_counts(datasets: dict) -> dict:
     return {(r["suite"], r["expectation"]): r["unexpected"] for r in totals.to_dicts()}
 
 
+def previous_units(frames: dict, collapse: bool) -> pl.DataFrame:
+    """Last month's units per province and group: as many as now, or (``collapse``) three
+    times as many for one group, as when a tree endpoint lost two thirds of its units."""
+    now = unit_counts(frames).sort("province_id", "group_code")
+    factor = pl.when(pl.int_range(pl.len()) == 0).then(3).otherwise(1) if collapse else 1
+    return now.select("province_id", "group_code", pl.lit(date(2026, 7, 1)).alias(
+        "previous_month"), (pl.col("units") * factor).alias("previous_units"))
+
+
 @pytest.mark.parametrize("damage", [False, True], ids=["as captured", "damaged"])
 def test_bulk_counts_equal_gx_counts_for_every_expectation(staged, damage):
     frames = damaged(staged) if damage else staged
-    datasets = validation_datasets(frames, [AUGUST])
+    datasets = validation_datasets(frames, [AUGUST], previous_units(frames, damage))
     gx = validate(datasets)
     bulk = bulk_counts(datasets)
     assert len(gx.outcomes) == sum(len(s.expectations) for s in SUITES) == len(bulk)
@@ -95,7 +109,8 @@ def test_bulk_counts_equal_gx_counts_for_every_expectation(staged, damage):
 
 
 def test_bulk_validation_reports_what_row_by_row_gx_reports(staged):
-    datasets = validation_datasets(damaged(staged), [AUGUST])
+    bad = damaged(staged)
+    datasets = validation_datasets(bad, [AUGUST], previous_units(bad, True))
     rows = validate(datasets)
     bulk = validate_in_bulk(datasets)
     assert outcome_rows(bulk) == outcome_rows(rows)  # the audit rows (NaN as text)

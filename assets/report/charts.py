@@ -23,8 +23,11 @@ GROUP_COLOURS = {"CKMB": "#4e79a7", "TDGQ": "#f28e2b", "CLGQ": "#76b7b2",
                  "TTTT": "#59a14f", "MDHL": "#edc948", "MDSH": "#b07aa1"}
 LOST = "#e15759"
 GAIN = "#59a14f"
+# text.parse_math off: names come from the data, and a "$" pair in one must be drawn as
+# written, not parsed as TeX (a bad one raised and stopped the scorecard).
 STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.spines.top": False,
-         "axes.spines.right": False, "axes.titlesize": 11, "axes.titleweight": "bold"}
+         "axes.spines.right": False, "axes.titlesize": 11, "axes.titleweight": "bold",
+         "text.parse_math": False}
 DPI = 110
 
 

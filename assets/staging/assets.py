@@ -9,6 +9,7 @@ then loaded in one transaction, and a failure in any month loads none. A month w
 crawl has exactly the captures (sha256) already staged is not parsed again.
 """
 
+import json
 import shutil
 import tempfile
 import time
@@ -23,7 +24,7 @@ import polars as pl
 from assets.domain.provinces import era_of
 from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import RawStore, latest_complete_session
-from assets.resources import ChisoSettings, RefreshConfig, WarehouseResource
+from assets.resources import ChisoSettings, StagingConfig, WarehouseResource
 from assets.sources.endpoints import month_key
 from assets.warehouse import append_rows, ensure_schema, replace_from_parquet
 from checks import summaries
@@ -42,7 +43,9 @@ CHECK_TARGET = {"unit_metrics": "unit_metrics", "unit_group_scores": "unit_group
                 "group_totals": "unit_group_scores", "national_totals": "national_summary",
                 "response_counts": "captures", "province_counts": "national_summary",
                 "group_cross_check": "unit_group_scores", "metric_coverage": "unit_metrics",
-                "parameter_coverage": "unit_parameters"}
+                "parameter_coverage": "unit_parameters", "unit_sums": "unit_parameters",
+                "unit_counts": "unit_group_scores", "province_identity": "national_summary",
+                "count_order": "unit_parameters"}
 
 # Staged by the same step (history before 2025-07, every crawl's national summary), so
 # a run's staging is materialized as a whole or, when nothing is new, not at all.
@@ -128,7 +131,8 @@ SPILL_PREFIX = ".staging-spill-"
 
 
 def stage_validate_load(store: RawStore, months: list[date], con, force: bool = False,
-                        log=None, spill_root: Path | None = None) -> StagingRun:
+                        log=None, spill_root: Path | None = None,
+                        allow_unit_drop: bool = False) -> StagingRun:
     """Each month: parse its latest complete crawl, validate it, and set its rows aside
     (Parquet in a temp dir); then, only if no blocking expectation failed in any month,
     replace every validated month in one transaction.
@@ -138,6 +142,8 @@ def stage_validate_load(store: RawStore, months: list[date], con, force: bool = 
     blocking failure the later months are still parsed and validated, so the report
     names every failure. ``spill_root``: where the Parquet goes (the system temp dir if
     None); writers take turns (one pool slot), so a spill left there was a killed run's.
+    Each month's units are compared with the month staged before it (in this run, or in
+    the warehouse); ``allow_unit_drop`` waives that comparison (a real reorganisation).
     """
     from checks.gx_runner import validate_in_bulk
 
@@ -148,6 +154,7 @@ def stage_validate_load(store: RawStore, months: list[date], con, force: bool = 
         spill_root.mkdir(parents=True, exist_ok=True)
         for stale in spill_root.glob(SPILL_PREFIX + "*"):
             shutil.rmtree(stale, ignore_errors=True)
+    last_units: tuple[date, pl.DataFrame] | None = None  # the month validated before
     with tempfile.TemporaryDirectory(prefix=SPILL_PREFIX, dir=spill_root) as spill:
         for month in months:
             key = month_key(month)
@@ -162,7 +169,14 @@ def stage_validate_load(store: RawStore, months: list[date], con, force: bool = 
             t0 = clock()
             frames = parse_session(store, month, manifest)
             t1 = clock()
-            report = validate_in_bulk(validation_datasets(frames, [month]))
+            previous = None
+            if not allow_unit_drop:
+                previous = previous_unit_counts(con, month)
+                if last_units is not None and (previous.is_empty() or last_units[0] >
+                                               previous["previous_month"].max()):
+                    previous = last_units[1]
+            report = validate_in_bulk(validation_datasets(frames, [month], previous))
+            last_units = (month, _unit_counts_of(frames, month))
             t2 = clock()
             run.reports.append(report)
             run.validated.append(month)
@@ -183,8 +197,33 @@ def stage_validate_load(store: RawStore, months: list[date], con, force: bool = 
     return run
 
 
-def validation_datasets(frames: dict[str, pl.DataFrame], months: list[date]) -> dict:
+def previous_unit_counts(con, month: date) -> pl.DataFrame:
+    """Units per province and group in the latest month staged before ``month``."""
+    return con.sql("""
+        SELECT province_id, group_code, month AS previous_month,
+               count(*) FILTER (WHERE NOT is_province) AS previous_units
+        FROM staging.unit_group_scores
+        WHERE month = (SELECT max(month) FROM staging.unit_group_scores WHERE month < $month)
+        GROUP BY ALL""", params={"month": month}).pl().cast(summaries.PREVIOUS_UNITS_SCHEMA)
+
+
+def _unit_counts_of(frames: dict[str, pl.DataFrame], month: date) -> pl.DataFrame:
+    """This month's units per province and group, as the next month compares with them."""
+    return (summaries.unit_counts(frames)
+            .select("province_id", "group_code", pl.lit(month).alias("previous_month"),
+                    pl.col("units").alias("previous_units"))
+            .cast(summaries.PREVIOUS_UNITS_SCHEMA))
+
+
+def validation_datasets(frames: dict[str, pl.DataFrame], months: list[date],
+                        previous_units: pl.DataFrame | None = None) -> dict:
+    """The staged frames and the summaries the suites run on. ``previous_units``: units
+    per province and group of the month staged before (None: nothing to compare with)."""
     return {**frames,
+            "unit_sums": summaries.unit_sums(frames),
+            "unit_counts": summaries.unit_counts(frames, previous_units),
+            "province_identity": summaries.province_identity(frames),
+            "count_order": summaries.count_order(frames),
             "group_totals": summaries.group_totals(frames),
             "national_totals": summaries.national_totals(frames),
             "response_counts": summaries.response_counts(frames),
@@ -192,6 +231,14 @@ def validation_datasets(frames: dict[str, pl.DataFrame], months: list[date]) -> 
             "group_cross_check": summaries.group_cross_check(frames),
             "metric_coverage": summaries.metric_coverage(frames),
             "parameter_coverage": summaries.parameter_coverage(frames)}
+
+
+def _waiver_row(note: str) -> dict:
+    """The audit row of a run whose staging waived the unit-count rule, with its note."""
+    return {"suite": "unit_count_kept", "dataset": "unit_counts",
+            "expectation": "waived by run config allow_unit_drop", "columns": "unit_share",
+            "success": True, "blocking": False, "element_count": 0, "unexpected_count": 0,
+            "examples": json.dumps({"note": note}, ensure_ascii=False)}
 
 
 def _audit_frame(rows: list[dict], run_id: str, months: list[date]) -> pl.DataFrame:
@@ -241,7 +288,7 @@ def downstream_behind(instance: dg.DagsterInstance, months: list[str]) -> list[s
     pool="duckdb_warehouse",
     name="staging_tables",
 )
-def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
+def staging_tables(context: dg.AssetExecutionContext, config: StagingConfig,
                    chiso: ChisoSettings, warehouse: WarehouseResource):
     from checks.gx_runner import outcome_rows
 
@@ -249,11 +296,16 @@ def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
     window = months_in_window(context)
     months = [m for m in window if era_of(m) == "34"]
     store = RawStore(chiso.raw_dir)
+    if config.allow_unit_drop and not config.note.strip():
+        raise dg.Failure("allow_unit_drop needs a note saying why the units dropped (run "
+                         "config of staging_tables: {\"allow_unit_drop\": true, \"note\": "
+                         "\"...\"}); nothing was staged.", allow_retries=False)
     with warehouse.get_connection() as con:
         ensure_schema(con)
         try:
             run = stage_validate_load(store, months, con, force=config.force, log=context.log,
-                                      spill_root=Path(warehouse.database).parent)
+                                      spill_root=Path(warehouse.database).parent,
+                                      allow_unit_drop=config.allow_unit_drop)
         except StagingError as exc:
             append_rows(con, "audit.validation_results", _audit_frame([{
                 "suite": "parse", "dataset": "raw", "expectation": "parseable portal response",
@@ -267,8 +319,12 @@ def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
                              allow_retries=False) from exc
         report = run.report
         if run.validated:
+            rows = outcome_rows(report)
+            if config.allow_unit_drop:
+                context.log.warning(f"unit_count_kept waived by run config: {config.note}")
+                rows.append(_waiver_row(config.note))
             append_rows(con, "audit.validation_results",
-                        _audit_frame(outcome_rows(report), context.run.run_id, run.validated))
+                        _audit_frame(rows, context.run.run_id, run.validated))
         for warning in report.warnings:
             context.log.warning(warning.message())
         if report.blocking_failures:
