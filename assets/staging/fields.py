@@ -62,15 +62,16 @@ def _metric_fields(where: str) -> list[Field]:
             Field("metrics", w, "dataQualityMessage", "text", False, "data_quality_message")]
 
 
-_PAGINATION = "absent in the national summary: one complete page, checked against the " \
-              "era's province count; required by the crawler for the other list endpoints"
+_ONE_PAGE = "one complete page, checked against the era's province count (34)"
+_CRAWLER_NEEDS = "staged with `declared_total` NULL, but the crawler stops: it needs " \
+                 "`totalPages` to walk the pages and `total` to check the rows"
 
 FIELDS: tuple[Field, ...] = (
     # the national summary (service-results): the minimal shape a real crawler relies on
     Field("national", "data", "overview", "object", False, None,
           "no portal average: every figure computed from the provinces"),
     Field("national", "data", "evaluation", "list", True, None),
-    Field("national", "data", "pagination", "object", False, None, _PAGINATION),
+    Field("national", "data", "pagination", "object", False, None, _ONE_PAGE),
     Field("national", "pagination", "total", "number", False, "declared_total"),
     Field("national", "overview", "departmentName", "text", False, "label"),
     Field("national", "overview", "totalScore", "number", True, "total_score"),
@@ -94,7 +95,7 @@ FIELDS: tuple[Field, ...] = (
     # transparency, handling-satisfaction, dossier-digitized
     Field("metrics", "data", "overview", "object", True, None),
     Field("metrics", "data", "evaluation", "list", True, None),
-    Field("metrics", "data", "pagination", "object", False, None, _PAGINATION),
+    Field("metrics", "data", "pagination", "object", False, None, _CRAWLER_NEEDS),
     Field("metrics", "pagination", "total", "number", False, "declared_total"),
     *_unit_fields("metrics", "overview", "totalScore", "totalMaxScore"),
     *_metric_fields("overview"),
