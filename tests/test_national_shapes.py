@@ -6,6 +6,7 @@ marts say whether a national average is the portal's or computed from the provin
 One Dagster run over real HTTP for the minimal shape; the rest at crawl and SQL level.
 """
 
+import copy
 import hashlib
 import json
 import statistics
@@ -44,13 +45,15 @@ def _summary(shape: str) -> bytes:
     return json.dumps(national_summary(refs, scores, None, shape=shape)).encode()
 
 
-def _marts_from(body: bytes) -> dict[str, list[dict]]:
-    capture = {"endpoint": NATIONAL.name, "path": "service-results/x.json",
-               "province_id": None, "province_code": "national", "page": 1,
-               "captured_at": "2026-09-02T01:00:00+00:00", "http_status": 201,
-               "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body), "origin": {}}
+def _marts_from(*pages: bytes) -> dict[str, list[dict]]:
     rows = Rows()
-    parse_capture(capture, body, rows, AUGUST)
+    for page, body in enumerate(pages, 1):
+        capture = {"endpoint": NATIONAL.name, "path": f"service-results/p{page}.json",
+                   "province_id": None, "province_code": "national", "page": page,
+                   "captured_at": "2026-09-02T01:00:00+00:00", "http_status": 201,
+                   "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body),
+                   "origin": {}}
+        parse_capture(capture, body, rows, AUGUST)
     frames = rows.frames()
     with duckdb.connect() as con:
         ensure_schema(con)
@@ -89,6 +92,19 @@ def test_totals_ranks_and_averages_are_the_same_whichever_shape_the_summary_has(
     assert all(r["province_code"] == code_of_department(r["province_id"])
                for r in minimal["province_monthly"])
     assert {r["rank_reported"] for r in minimal["province_monthly"]} == {None}
+
+
+def test_a_summary_in_two_pages_gives_each_province_once(both_shapes):
+    doc = json.loads(_summary("full"))
+    rows = doc["data"]["evaluation"]
+    pages = []
+    for n, part in enumerate((rows[:20], rows[20:]), 1):
+        page = copy.deepcopy(doc)  # the overview is repeated on every page
+        page["data"]["evaluation"] = part
+        page["data"]["pagination"] = {"total": 34, "currentPage": n, "pageSize": 20,
+                                      "totalPages": 2}
+        pages.append(json.dumps(page).encode())
+    assert _marts_from(*pages) == both_shapes["full"]
 
 
 def test_ranks_without_stt_are_computed_with_ties_sharing_a_rank(both_shapes):

@@ -228,7 +228,7 @@ def _checked_parse(capture: dict, body: bytes, endpoint, prov: dict, month: date
     tables = {t: [] for t in SCHEMAS}
     pagination = rd.obj(data, "pagination", "(response)", required=False) or {}
     if endpoint.shape == "national":
-        n = _parse_national(rd, data, prov, tables)
+        n = _parse_national(rd, data, prov, tables, include_overview=capture["page"] == 1)
     elif endpoint.shape == "metrics":
         n = _parse_metrics(rd, data, prov, endpoint.group_code, tables,
                            include_overview=capture["page"] == 1)
@@ -256,12 +256,13 @@ def _province_code(rd: _Reader, row: dict, pid: str, unit: str) -> str:
     return code
 
 
-def _parse_national(rd: _Reader, data: dict, prov: dict, tables: dict) -> int:
+def _parse_national(rd: _Reader, data: dict, prov: dict, tables: dict,
+                    include_overview: bool = True) -> int:
     # The minimal shape a real crawler relies on: the overview's label and total, and per
     # province its id, name, total and six group scores. Everything else is optional:
     # the code comes from ref.provinces, ranks and group averages are computed in the marts.
     overview = rd.obj(data, "overview", "(national)", required=False)
-    if overview is not None:
+    if overview is not None and include_overview:  # a paginated answer repeats it
         tables["national_average"].append({
             "month": prov["month"], "captured_at": prov["captured_at"],
             "raw_sha256": prov["raw_sha256"], "raw_path": prov["raw_path"],
