@@ -196,8 +196,10 @@ class PortalServer(ThreadingHTTPServer):
         recorded = first_path.read_bytes()
         doc = json.loads(recorded)
         data = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(data, dict):
-            return recorded  # an error recording: serve it as it is
+        if not isinstance(data, dict) or data.get("pagination") is None:
+            # an error recording, or an answer the portal does not paginate (the national
+            # summary in its minimal shape): serve it as it is
+            return recorded
         rows = list(data.get("evaluation") or [])
         recorded_pages = (data.get("pagination") or {}).get("totalPages") or 1
         for n in range(2, int(recorded_pages) + 1):  # a recording made in several pages

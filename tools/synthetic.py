@@ -958,9 +958,19 @@ def province_month(province: Province, month: date, seed: int,
     return {group: BUILDERS[group](ctx) for group in GROUP_CODES}
 
 
+NATIONAL_SHAPES = ("full", "minimal")
+
+
 def national_summary(provinces: list[dict], scores: dict[str, dict[str, float]],
-                     previous: dict[str, float] | None) -> dict:
-    """service-results: one row per province ranked by total, and the national mean."""
+                     previous: dict[str, float] | None, shape: str = "full") -> dict:
+    """service-results: one row per province ranked by total, and the national mean.
+
+    ``shape="minimal"``: only what a crawler of the real portal relies on: the overview's
+    label and total; per province its id, name, total and six group scores. No
+    pagination, departmentCode, stt, ratio, scoreDelta or overview group averages.
+    """
+    if shape not in NATIONAL_SHAPES:
+        raise ValueError(f"unknown national summary shape {shape!r}: {NATIONAL_SHAPES}")
     rows = []
     for ref in provinces:
         code = ref["departmentCode"]
@@ -977,6 +987,10 @@ def national_summary(provinces: list[dict], scores: dict[str, dict[str, float]],
     for rank, row in enumerate(rows, 1):
         row["stt"] = rank
     mean_total = round(statistics.mean(row["totalScore"] for row in rows), 2)
+    if shape == "minimal":
+        minimal = ("departmentId", "departmentName", "totalScore", "groupScores")
+        return _envelope({"overview": {"departmentName": "Cả nước", "totalScore": mean_total},
+                          "evaluation": [{k: row[k] for k in minimal} for row in rows]})
     overview = {
         "departmentName": "Cả nước", "totalScore": mean_total,
         "ratio": round(100 * mean_total / TOTAL_MAX, 2),
@@ -1045,8 +1059,11 @@ def _atomic_write(path: Path, body: bytes) -> None:
 
 
 def generate(out_dir: Path, months: list[date], provinces: list[str] | None = None,
-             seed: int = DEFAULT_SEED, samples_dir: Path = DEFAULT_SAMPLES_DIR) -> dict:
-    """Write a replay directory; return {files, bytes, provinces, months, real}."""
+             seed: int = DEFAULT_SEED, samples_dir: Path = DEFAULT_SAMPLES_DIR,
+             national_shape: str = "full") -> dict:
+    """Write a replay directory; return {files, bytes, provinces, months, real}.
+
+    ``national_shape``: "full" or "minimal" (see national_summary)."""
     out_dir, samples_dir = Path(out_dir), Path(samples_dir)
     if out_dir.resolve().is_relative_to(samples_dir.resolve()):
         raise ValueError(f"refusing to write into the samples directory {samples_dir}")
@@ -1097,11 +1114,10 @@ def generate(out_dir: Path, months: list[date], provinces: list[str] | None = No
                     real_files += 1
                 else:
                     writer.write(relpath, dump(responses[group]), synthetic_meta)
-        summary = national_summary(refs, scores, previous_totals)
+        summary = national_summary(refs, scores, previous_totals, national_shape)
         writer.write(replay_relpath(NATIONAL, month_payload(NATIONAL, month)), dump(summary),
                      synthetic_meta)
-        previous_totals = {row["departmentCode"]: row["totalScore"]
-                           for row in summary["data"]["evaluation"]}
+        previous_totals = {code: round(sum(scores[code].values()), 2) for code in codes}
     writer.finish()
     return {"files": len(writer.index), "bytes": writer.bytes, "provinces": len(selected),
             "months": len(months), "real": real_files}
@@ -1136,12 +1152,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="province codes, e.g. H44,H60 (default: all 34)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES_DIR)
+    parser.add_argument("--national-shape", choices=NATIONAL_SHAPES, default="full",
+                        help="service-results as the generator knows it (full), or only the "
+                             "fields a real crawler relies on (minimal: no pagination, "
+                             "departmentCode, stt, ratio, scoreDelta, overview group averages)")
     args = parser.parse_args(argv)
     provinces = ([c.strip().upper() for c in args.provinces.split(",") if c.strip()]
                  if args.provinces else None)
     started = time.perf_counter()
     try:
-        stats = generate(args.out, parse_months(args.months), provinces, args.seed, args.samples)
+        stats = generate(args.out, parse_months(args.months), provinces, args.seed, args.samples,
+                         args.national_shape)
     except ValueError as exc:
         parser.error(str(exc))
     stats["seconds"] = round(time.perf_counter() - started, 2)

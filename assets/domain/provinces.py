@@ -18,6 +18,7 @@ from pathlib import Path
 from assets.domain.catalogue import MERGER_DATE
 
 REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
+PROVINCES_FILE = "data/reference/provinces.json"  # as named in messages
 _PREFIXES = re.compile(r"^(ubnd|ủy ban nhân dân|uy ban nhan dan)\s+", re.IGNORECASE)
 _KINDS = re.compile(r"^(tỉnh|thành phố|tp\.?)\s*", re.IGNORECASE)
 
@@ -135,6 +136,18 @@ def province_reference() -> tuple[Province, ...]:
                 valid_from=FIRST_DAY_63, valid_to=LAST_DAY_63, successor=lineage.code,
                 variants=_variants(old_short, f"{kind} {old_short}")))
     return tuple(out)
+
+
+def code_of_department(department_id: str) -> str | None:
+    """The portal code (``H60``) of one of today's 34 provinces from its departmentId, as
+    ref.provinces has it; None for an id we do not know."""
+    return _codes_by_department().get(department_id)
+
+
+@cache
+def _codes_by_department() -> dict[str, str]:
+    return {p.department_id: p.code for p in province_reference()
+            if p.era == "34" and p.department_id}
 
 
 def era_of(month: date) -> str:

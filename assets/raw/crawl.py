@@ -4,9 +4,22 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from assets.domain.provinces import era_of, province_reference, resolve_province
+from assets.domain.catalogue import expected_province_count
+from assets.domain.provinces import (
+    PROVINCES_FILE,
+    code_of_department,
+    era_of,
+    province_reference,
+    resolve_province,
+)
 from assets.sources.endpoints import GROUP_ENDPOINTS, LEGACY, NATIONAL, month_key
-from assets.sources.portal import PortalBadResponse, PortalClient, RequestContext, page_rows
+from assets.sources.portal import (
+    FetchedPage,
+    PortalBadResponse,
+    PortalClient,
+    RequestContext,
+    page_rows,
+)
 
 from .store import CaptureSession, RawStore
 
@@ -32,8 +45,8 @@ def crawl_month(client: PortalClient, store: RawStore, month: date,
             NATIONAL, month,
             on_response=lambda r: session.keep(r, province_code="national", province_id=None),
         )
-        listed = [row for page in summary for row in page_rows(page.data)]
-        by_code = {row.get("departmentCode"): row for row in listed}
+        listed = listed_provinces(summary, month)
+        by_code = {row["departmentCode"]: row for row in listed}
         if provinces is None:
             selected = listed
         else:
@@ -65,6 +78,33 @@ def crawl_month(client: PortalClient, store: RawStore, month: date,
         new_files=sum(not c.reused for c in session.captures),
         bytes=sum(c.bytes for c in session.captures),
     )
+
+
+def listed_provinces(summary: list[FetchedPage], month: date) -> list[dict]:
+    """The national summary's province rows, each with its ``departmentCode``: the
+    portal's, or when it sends none, the one ref.provinces has for the ``departmentId``
+    (an id we do not know stops the crawl). An answer without pagination is one complete
+    page, so it must list the era's number of provinces."""
+    ctx = RequestContext(NATIONAL, month, "national")
+    path = str(getattr(summary[-1].saved, "path", "") or "") or None
+    rows = []
+    for row in (r for page in summary for r in page_rows(page.data)):
+        code = row.get("departmentCode") if isinstance(row, dict) else None
+        if not code and isinstance(row, dict):
+            code = code_of_department(str(row.get("departmentId")))
+            if code is None:
+                raise ctx.error(PortalBadResponse,
+                                f"departmentId {row.get('departmentId')} "
+                                f"({row.get('departmentName')}) has no departmentCode and is "
+                                f"not in {PROVINCES_FILE}", path)
+            row = {**row, "departmentCode": code}
+        rows.append(row)
+    expected = expected_province_count(month)
+    if summary[0].data.get("pagination") is None and len(rows) != expected:
+        raise ctx.error(PortalBadResponse,
+                        f"the national summary has no pagination and lists {len(rows)} "
+                        f"provinces; the era has {expected}", path)
+    return rows
 
 
 def crawl_legacy_month(client: PortalClient, store: RawStore, month: date,

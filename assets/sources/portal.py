@@ -116,17 +116,27 @@ class PortalClient(ABC):
             pages.append(FetchedPage(resp, data, saved))
             if not endpoint.paginated:
                 break
-            pagination = data.get("pagination") or {}
-            total_pages = pagination.get("totalPages")
-            if not isinstance(total_pages, int):
-                raise ctx.error(PortalBadResponse, "response has no pagination.totalPages",
-                                str(raw_path) if raw_path else None)
+            total_pages = declared_pages(endpoint, data, ctx, raw_path)
             if page >= total_pages:
                 break
             page += 1
-        if endpoint.paginated:
+        if endpoint.paginated and pages[0].data.get("pagination") is not None:
             check_row_count(pages, ctx)
         return pages
+
+
+def declared_pages(endpoint: Endpoint, data: dict, ctx: RequestContext, raw_path) -> int:
+    """How many pages the portal says there are. The national summary may come without
+    ``pagination`` at all: that answer is one complete page (the crawl then checks it
+    lists the era's number of provinces). Anywhere else, or a pagination without an
+    integer ``totalPages``, is a bad response."""
+    if endpoint.shape == "national" and data.get("pagination", None) is None:
+        return 1
+    total_pages = (data.get("pagination") or {}).get("totalPages")
+    if not isinstance(total_pages, int):
+        raise ctx.error(PortalBadResponse, "response has no pagination.totalPages",
+                        str(raw_path) if raw_path else None)
+    return total_pages
 
 
 def _json_body(resp: PortalResponse, ctx: RequestContext, raw_path: str | None):

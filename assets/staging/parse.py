@@ -22,6 +22,7 @@ import msgspec
 import polars as pl
 
 from assets.domain.catalogue import GROUP_CODES
+from assets.domain.provinces import PROVINCES_FILE, code_of_department
 from assets.sources.endpoints import ENDPOINTS
 
 
@@ -184,8 +185,10 @@ class _Reader:
             raise self.fail(unit, key, "expected a list")
         return v
 
-    def obj(self, data: dict, key: str, unit: str) -> dict:
+    def obj(self, data: dict, key: str, unit: str, required: bool = True) -> dict | None:
         v = data.get(key)
+        if v is None and not required:
+            return None
         if not isinstance(v, dict):
             raise self.fail(unit, key, "expected an object")
         return v
@@ -223,9 +226,9 @@ def _checked_parse(capture: dict, body: bytes, endpoint, prov: dict, month: date
     rd = _Reader(capture["path"], month)
     data = json.loads(body)["data"]
     tables = {t: [] for t in SCHEMAS}
-    pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+    pagination = rd.obj(data, "pagination", "(response)", required=False) or {}
     if endpoint.shape == "national":
-        n = _parse_national(rd, data, prov, tables)
+        n = _parse_national(rd, data, prov, tables, include_overview=capture["page"] == 1)
     elif endpoint.shape == "metrics":
         n = _parse_metrics(rd, data, prov, endpoint.group_code, tables,
                            include_overview=capture["page"] == 1)
@@ -235,30 +238,49 @@ def _checked_parse(capture: dict, body: bytes, endpoint, prov: dict, month: date
     return n, declared, {t: _dict_frame(t, r) for t, r in tables.items() if r}
 
 
-def _group_scores(rd: _Reader, obj: dict, unit: str) -> dict:
-    scores = rd.obj(obj, "groupScores", unit)
-    return {g.lower(): rd.num(scores, g, unit, required=True) for g in GROUP_CODES}
+def _group_scores(rd: _Reader, obj: dict, unit: str, required: bool = True) -> dict:
+    scores = rd.obj(obj, "groupScores", unit, required=required) or {}
+    return {g.lower(): rd.num(scores, g, unit, required=required) for g in GROUP_CODES}
 
 
-def _parse_national(rd: _Reader, data: dict, prov: dict, tables: dict) -> int:
-    overview = data.get("overview")
-    if isinstance(overview, dict):
+def _province_code(rd: _Reader, row: dict, pid: str, unit: str) -> str:
+    """The row's departmentCode, else the code ref.provinces gives its departmentId."""
+    code = rd.text(row, "departmentCode", unit, required=False)
+    if code is not None:
+        return code
+    code = code_of_department(pid)
+    if code is None:
+        raise rd.fail(unit, "departmentId",
+                      f"no departmentCode, and departmentId {pid} "
+                      f"({row.get('departmentName')}) is not in {PROVINCES_FILE}")
+    return code
+
+
+def _parse_national(rd: _Reader, data: dict, prov: dict, tables: dict,
+                    include_overview: bool = True) -> int:
+    # The minimal shape a real crawler relies on: the overview's label and total, and per
+    # province its id, name, total and six group scores. Everything else is optional:
+    # the code comes from ref.provinces, ranks and group averages are computed in the marts.
+    overview = rd.obj(data, "overview", "(national)", required=False)
+    if overview is not None and include_overview:  # a paginated answer repeats it
         tables["national_average"].append({
             "month": prov["month"], "captured_at": prov["captured_at"],
             "raw_sha256": prov["raw_sha256"], "raw_path": prov["raw_path"],
             "is_synthetic": prov["is_synthetic"],
-            "label": overview.get("departmentName"),
+            "label": rd.text(overview, "departmentName", "(overview)", required=False),
             "total_score": rd.num(overview, "totalScore", "(overview)", required=True),
-            **_group_scores(rd, overview, "(overview)"),
+            **_group_scores(rd, overview, "(overview)", required=False),
         })
     evaluation = rd.items(data, "evaluation", "(national)")
     for row in evaluation:
+        if not isinstance(row, dict):
+            raise rd.fail("(national)", "evaluation", "expected a list of objects")
         pid = rd.text(row, "departmentId", "(row without id)")
         unit = f"{row.get('departmentName')} ({pid})"
         stt = rd.num(row, "stt", unit)
         tables["national_summary"].append({
             **prov, "province_id": pid,
-            "province_code": rd.text(row, "departmentCode", unit),
+            "province_code": _province_code(rd, row, pid, unit),
             "province_name": rd.text(row, "departmentName", unit),
             "rank_reported": None if stt is None else int(stt),
             "total_score": rd.num(row, "totalScore", unit, required=True),
@@ -266,6 +288,10 @@ def _parse_national(rd: _Reader, data: dict, prov: dict, tables: dict) -> int:
             **_group_scores(rd, row, unit),
         })
     return len(evaluation)
+
+
+def _first(*values):
+    return next((v for v in values if v is not None), None)
 
 
 def _unit_fields(rd: _Reader, row: dict, is_province: bool) -> tuple[dict, str]:
@@ -276,8 +302,9 @@ def _unit_fields(rd: _Reader, row: dict, is_province: bool) -> tuple[dict, str]:
         "unit_id": uid, "unit_name": name,
         "unit_code": rd.text(row, "departmentCode", unit, required=False),
         "unit_type": rd.text(row, "departmentType", unit, required=False),
-        "unit_level": rd.text(row, "departmentLevel", unit, required=False)
-        or rd.text(row, "level", unit, required=False),
+        # both read, so a wrong type in either stops the parse
+        "unit_level": _first(rd.text(row, "departmentLevel", unit, required=False),
+                             rd.text(row, "level", unit, required=False)),
         "is_province": is_province,
     }, unit
 

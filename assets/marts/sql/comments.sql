@@ -296,3 +296,8 @@ COMMENT ON COLUMN marts.province_daily.is_latest IS 'True for the capture the mo
 COMMENT ON COLUMN marts.province_daily.captured_at IS 'When the portal answered (UTC).';
 COMMENT ON COLUMN marts.province_daily.session IS 'The crawl (raw/_sessions/<month>/<session>.json) it came from.';
 COMMENT ON COLUMN marts.province_daily.is_synthetic IS 'True for generated sample data.';
+
+-- where the national average came from (issue 10: the national summary may come without
+-- the overview's group averages)
+COMMENT ON COLUMN marts.province_monthly.national_avg_source IS 'Where national_avg_score comes from: portal (the national summary''s "Cả nước" total) or computed (the mean of the provinces'' totals that month, rounded to 2 decimals: the portal gave none, or the source is a history table).';
+COMMENT ON COLUMN marts.group_monthly.national_avg_source IS 'Where national_avg_score comes from: portal (the "Cả nước" group average of the national summary) or computed (the mean of the provinces'' group scores that month, rounded to 2 decimals: the portal sent no group averages, or the source is a history table). NULL when score is NULL.';

@@ -26,6 +26,11 @@ SELECT l.month, l.province_id, l.province_code, l.province_name,
        round(g.max_score - l.score, 2) AS points_lost,
        CASE WHEN l.score IS NOT NULL
             THEN coalesce(a.national_avg_score, l.mean_of_reported) END AS national_avg_score,
+       -- the overview's group average when the portal sent it, else the mean of the
+       -- provinces' rows (the minimal national summary has no group averages)
+       CASE WHEN l.score IS NULL THEN NULL
+            WHEN a.national_avg_score IS NOT NULL THEN 'portal' ELSE 'computed' END
+           AS national_avg_source,
        l.best_score, l.rank, CASE WHEN l.score IS NOT NULL THEN l.ranked_of END AS ranked_of,
        l.captured_at, l.is_synthetic, l.era, l.series, l.source, l.province_key,
        l.combine_method,

@@ -39,6 +39,9 @@ SELECT r.month, r.province_id, r.province_code, r.province_name, r.total_score, 
         ORDER BY b.floor DESC LIMIT 1) AS band,
        true AS band_is_provisional,
        coalesce(avg_.total_score, r.mean_of_reported) AS national_avg_score,
+       -- the portal's "Cả nước" figure when it gave one, else the mean of the provinces
+       CASE WHEN avg_.total_score IS NOT NULL THEN 'portal' ELSE 'computed' END
+           AS national_avg_source,
        r.best_score,
        -- scores have two decimals; so do differences of them
        round(r.best_score - r.total_score, 2) AS gap_to_best,

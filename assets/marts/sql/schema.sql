@@ -37,6 +37,8 @@ ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS combine_method VARCH
 ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS predecessors VARCHAR;
 ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS predecessor_ranks VARCHAR;
 ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS final_reason VARCHAR;
+-- added with the minimal national summary (issue 10): where the national average came from
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS national_avg_source VARCHAR;
 
 CREATE TABLE IF NOT EXISTS marts.group_monthly (
     month DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
@@ -49,6 +51,7 @@ ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS source VARCHAR;
 ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS province_key VARCHAR;
 ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS combine_method VARCHAR;
 ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS note VARCHAR;
+ALTER TABLE marts.group_monthly ADD COLUMN IF NOT EXISTS national_avg_source VARCHAR;
 
 CREATE TABLE IF NOT EXISTS marts.metric_monthly (
     month DATE, province_id VARCHAR, province_code VARCHAR, group_code VARCHAR,
