@@ -25,6 +25,10 @@ class Settings:
     portal_backoff_s: float
     portal_token: str | None
     crawl_retry_delay_s: float
+    # the opt-in browser transport (assets/sources/browser_transport.py)
+    portal_transport: str = "plain"  # CHISO_PORTAL_TRANSPORT: plain | browser
+    portal_browser_page: str = "/danh-gia-chat-luong-phuc-vu"  # CHISO_PORTAL_BROWSER_PAGE
+    chromium_path: str | None = None  # CHISO_CHROMIUM: else /usr/bin/chromium or on PATH
 
     @property
     def raw_dir(self) -> Path:
@@ -62,4 +66,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_backoff_s=float(env.get("CHISO_PORTAL_BACKOFF_S", "2.0")),
         portal_token=env.get("CHISO_PORTAL_TOKEN") or None,
         crawl_retry_delay_s=float(env.get("CHISO_CRAWL_RETRY_DELAY_S", "120")),
+        portal_transport=(env.get("CHISO_PORTAL_TRANSPORT") or "plain").strip().lower(),
+        portal_browser_page=(env.get("CHISO_PORTAL_BROWSER_PAGE")
+                             or "/danh-gia-chat-luong-phuc-vu"),
+        chromium_path=env.get("CHISO_CHROMIUM") or None,
     )
