@@ -76,8 +76,16 @@ class PortalResource(dg.ConfigurableResource):
             browser = None
             if self.transport == "browser":
                 # imported here: playwright is loaded only when this transport is used
-                from assets.sources.browser_transport import BrowserTransport
+                from assets.sources.browser_transport import (
+                    BrowserTransport,
+                    BrowserUnavailable,
+                    check_browser,
+                )
 
+                try:
+                    check_browser(self.chromium)
+                except BrowserUnavailable as exc:
+                    raise dg.Failure(str(exc), allow_retries=False) from exc
                 browser = BrowserTransport(self.url, self.browser_page,
                                            executable=self.chromium,
                                            page_timeout_s=self.timeout_s)

@@ -7,9 +7,11 @@ answered). The plain transport fails and names both ways forward; the browser tr
 import json
 from datetime import date
 
+import dagster as dg
 import pytest
 from conftest import AUGUST, Pipeline
 
+from assets.resources import PortalResource
 from assets.sources.browser_transport import BROWSER_REFUSED_ADVICE, BrowserTransport
 from assets.sources.endpoints import ENDPOINTS
 from assets.sources.portal import LivePortalClient, PortalRejected
@@ -85,3 +87,10 @@ def test_a_portal_that_refuses_the_browser_too_stops_and_points_to_the_har_path(
     message = str(caught.value)
     assert "HTTP 403" in message and BROWSER_REFUSED_ADVICE in message
     assert "CHISO_PORTAL_TRANSPORT=browser to" not in message
+
+
+def test_without_chromium_the_browser_transport_says_how_to_install_it():
+    resource = PortalResource(url="http://127.0.0.1:9", transport="browser",
+                              chromium="/nonexistent/chromium")
+    with pytest.raises(dg.Failure, match="ensure_browser.sh"):
+        resource.client()

@@ -104,6 +104,16 @@ def find_chromium(preferred: str | None = None) -> str:
         "`bash assets/report/ensure_browser.sh` (installs Debian's chromium)")
 
 
+def check_browser(executable: str | None = None) -> str:
+    """The Chromium to drive; raises BrowserUnavailable when it or Playwright is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
+        raise BrowserUnavailable("CHISO_PORTAL_TRANSPORT=browser needs the playwright package "
+                                 "(bash scripts/setup.sh installs it)")
+    return find_chromium(executable)
+
+
 class BrowserTransport:
     """Sends the live client's requests from a page of the portal in headless Chromium.
 
@@ -128,13 +138,9 @@ class BrowserTransport:
     # --- lifecycle --------------------------------------------------------------
 
     def _start(self) -> None:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError as exc:  # pragma: no cover - a broken install
-            raise BrowserUnavailable(
-                "CHISO_PORTAL_TRANSPORT=browser needs the playwright package "
-                "(bash scripts/setup.sh installs it)") from exc
-        executable = find_chromium(self.executable)
+        executable = check_browser(self.executable)
+        from playwright.sync_api import sync_playwright
+
         self._profile = tempfile.TemporaryDirectory(prefix="chiso-portal-browser-")
         self._playwright = sync_playwright().start()
         try:
