@@ -22,7 +22,6 @@ imported only when this transport is used.
 
 import base64
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
@@ -118,7 +117,7 @@ class BrowserTransport:
     """Sends the live client's requests from a page of the portal in headless Chromium.
 
     The browser starts on the first request, in the thread that makes it (Playwright's
-    sync API belongs to one thread), and ``close()`` ends it and its temporary profile.
+    sync API belongs to one thread), and ``close()`` ends it, its cookies with it.
     """
 
     def __init__(self, base_url: str, page: str = DEFAULT_PAGE, *,
@@ -132,7 +131,6 @@ class BrowserTransport:
         self._playwright = None
         self._browser = None
         self._page = None
-        self._profile: tempfile.TemporaryDirectory | None = None
         self.opened: dict | None = None  # status and final URL of the page, once opened
 
     # --- lifecycle --------------------------------------------------------------
@@ -141,18 +139,16 @@ class BrowserTransport:
         executable = check_browser(self.executable)
         from playwright.sync_api import sync_playwright
 
-        self._profile = tempfile.TemporaryDirectory(prefix="chiso-portal-browser-")
         self._playwright = sync_playwright().start()
         try:
-            # a persistent context on a throwaway profile: the page's cookies live only as
-            # long as this crawl, and are never written where the project keeps data
-            context = self._playwright.chromium.launch_persistent_context(
-                self._profile.name, executable_path=executable, headless=True,
-                args=list(CHROMIUM_FLAGS), accept_downloads=False, locale="vi-VN")
+            self._browser = self._playwright.chromium.launch(
+                executable_path=executable, headless=True, args=list(CHROMIUM_FLAGS))
+            # an off-the-record context: the page's cookies stay in memory, never on disk,
+            # and end with the crawl step
+            context = self._browser.new_context(accept_downloads=False)
         except Exception:
             self.close()
             raise
-        self._browser = context
         self._page = context.pages[0] if context.pages else context.new_page()
 
     def _open_page(self) -> BrowserAnswer | None:
@@ -181,13 +177,12 @@ class BrowserTransport:
 
     def close(self) -> None:
         for step in (lambda: self._browser and self._browser.close(),
-                     lambda: self._playwright and self._playwright.stop(),
-                     lambda: self._profile and self._profile.cleanup()):
+                     lambda: self._playwright and self._playwright.stop()):
             try:
                 step()
             except Exception:  # closing what is already gone
                 pass
-        self._browser = self._page = self._playwright = self._profile = None
+        self._browser = self._page = self._playwright = None
         self.opened = None
 
     # --- the one request -----------------------------------------------------------
