@@ -60,6 +60,8 @@ def test_the_browser_transport_crawls_and_publishes_the_month(gated, tmp_path):
 
     api = [r for r in gated.requests[start:] if r.method == "POST"]
     assert api and all(r.fault is None for r in api)
+    # one national summary: the dashboard page's own query as it loads was not let out
+    assert sum(r.path.endswith("/service-results") for r in api) == 1
     # the browser says what it is, and sent the page's cookie with every request
     assert all("HeadlessChrome" in r.headers.get("User-Agent", "") for r in api)
     assert all(gated.gate_cookie_value in r.headers.get("Cookie", "") for r in api)

@@ -76,9 +76,11 @@ def test_probe_stops_at_the_first_refusal_and_keeps_it(tmp_path, replay_dir):
 def test_browser_probe_gets_past_a_cookie_gate(tmp_path, replay_dir):
     with serve(replay_dir, cookie_gate=True) as server:
         code, out, printed, report = run_probe(tmp_path, server.url, transport="browser")
-        resets = server.gate_resets
+        resets, posts = server.gate_resets, [r for r in server.requests if r.method == "POST"]
 
     assert code == 0 and resets == 0, printed
+    # one request per endpoint: the dashboard's own query as it loads was not let out
+    assert [r.path.rsplit("/", 1)[1] for r in posts] == ENDPOINT_NAMES
     assert "browser transport" in report["source"]
     assert all(f["crawler"] == f["parser"] == "accepted" for f in report["findings"])
     assert len(list(out.glob("*.json"))) == len(ENDPOINT_NAMES) + 1  # + probe.json

@@ -71,7 +71,12 @@ def _dashboard_page(cookie_value: str) -> bytes:
         "<title>Đánh giá chất lượng phục vụ</title></head>\n<body>"
         "<h1>Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ</h1>\n"
         f"<script>document.cookie = \"{GATE_COOKIE}={cookie_value}; path=/; "
-        "SameSite=Strict\";</script>\n</body></html>\n"
+        "SameSite=Strict\";\n"
+        # like the real dashboard, it queries the API itself as it loads
+        "fetch(\"/api/v1/reporting/evaluation/service-results\", {method: \"POST\", headers: "
+        "{\"Content-Type\": \"application/json\"}, body: JSON.stringify({timeType: "
+        "\"month\", year: 2026, month: 8, departmentType: \"ADMINISTRATIVE_UNIT\", "
+        "currentPage: 1, pageSize: 50})}).catch(() => {});</script>\n</body></html>\n"
     ).encode()
 
 

@@ -131,6 +131,8 @@ class BrowserTransport:
         self._playwright = None
         self._browser = None
         self._page = None
+        self._sending: str | None = None  # the URL of our request in flight, if any
+        self.blocked: list[str] = []  # requests of the page's own scripts, not let out
         self.opened: dict | None = None  # status and final URL of the page, once opened
 
     # --- lifecycle --------------------------------------------------------------
@@ -150,6 +152,23 @@ class BrowserTransport:
             self.close()
             raise
         self._page = context.pages[0] if context.pages else context.new_page()
+        self._page.route("**/*", self._route)
+
+    def _route(self, route) -> None:
+        """One request in flight: the page's own scripts may not call the portal's API
+        (a dashboard queries it as it loads); only our request goes out, once. Images,
+        fonts and media are not fetched either: the crawl does not need them."""
+        request = route.request
+        kind = request.resource_type
+        if kind in ("fetch", "xhr", "eventsource", "websocket"):
+            if self._sending is not None and request.url == self._sending:
+                self._sending = None  # ours, let out once
+                return route.continue_()
+            self.blocked.append(f"{request.method} {request.url}")
+            return route.abort("blockedbyclient")
+        if kind in ("image", "media", "font"):
+            return route.abort("blockedbyclient")
+        return route.continue_()
 
     def _open_page(self) -> BrowserAnswer | None:
         """Open the public page once. A refusal there is returned as the answer, so the
@@ -196,8 +215,13 @@ class BrowserTransport:
         if self.opened is None and (refused := self._open_page()) is not None:
             return refused
         body = json.dumps(payload, ensure_ascii=False)
-        result = self._page.evaluate(_FETCH_JS, {"url": url, "body": body, "form": form_encoded,
-                                                 "timeoutMs": int(timeout_s * 1000)})
+        self._sending = url
+        try:
+            result = self._page.evaluate(_FETCH_JS, {"url": url, "body": body,
+                                                     "form": form_encoded,
+                                                     "timeoutMs": int(timeout_s * 1000)})
+        finally:
+            self._sending = None
         if "error" in result:
             # fetch() says only "Failed to fetch" for a reset, a refusal or a dropped
             # connection; the page that was answered moments ago makes a reset likely.
