@@ -14,7 +14,7 @@ from conftest import AUGUST, Pipeline
 from assets.resources import PortalResource
 from assets.sources.browser_transport import BROWSER_REFUSED_ADVICE, BrowserTransport
 from assets.sources.endpoints import ENDPOINTS
-from assets.sources.portal import LivePortalClient, PortalRejected
+from assets.sources.portal import LivePortalClient, PortalRejected, PortalUnavailable
 from tools.portal_server import DASHBOARD_PATH, Fault, serve
 
 
@@ -96,3 +96,23 @@ def test_without_chromium_the_browser_transport_says_how_to_install_it():
                               chromium="/nonexistent/chromium")
     with pytest.raises(dg.Failure, match="ensure_browser.sh"):
         resource.client()
+
+
+def test_a_portal_that_resets_the_browser_too_points_to_the_har_path(replay_dir):
+    with serve(replay_dir) as server:
+        server.add_fault(Fault("drop_connection", times=None))
+        client = LivePortalClient(server.url, pause_s=0, backoff_s=0.01, max_attempts=2,
+                                  transport=BrowserTransport(server.url, DASHBOARD_PATH))
+        try:
+            with pytest.raises(PortalUnavailable) as caught:
+                client.fetch(ENDPOINTS["service-results"], date(2026, 8, 1))
+        finally:
+            client.close()
+        requests = [(r.method, r.path) for r in server.requests]
+    # each attempt opened the page again, then asked (Chromium itself sends a POST again,
+    # once, when a kept-alive connection closes without an answer: at most 2 per attempt)
+    gets = [i for i, (method, _) in enumerate(requests) if method == "GET"]
+    assert requests[0] == ("GET", DASHBOARD_PATH) and len(gets) == 2
+    assert all(1 <= n <= 2 for n in (gets[1] - 1, len(requests) - gets[1] - 1))
+    message = str(caught.value)
+    assert "reset the connection every time" in message and BROWSER_REFUSED_ADVICE in message

@@ -300,6 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path.split("?", 1)[0] == DASHBOARD_PATH:
+            self.server._record(RecordedRequest("GET", self.path, None, dict(self.headers.items())))
             return self._send(200, _dashboard_page(self.server.gate_cookie_value), HTML_TYPE)
         self._send(405, _error_doc(405, "the portal API only answers POST"), JSON_TYPE)
 

@@ -223,6 +223,7 @@ class BrowserTransport:
         finally:
             self._sending = None
         if "error" in result:
+            self.opened = None  # the next attempt opens the page again first, as a person would
             # fetch() says only "Failed to fetch" for a reset, a refusal or a dropped
             # connection; the page that was answered moments ago makes a reset likely.
             raise NoAnswer(f"the browser's fetch of {url} failed: {result['error']}",
