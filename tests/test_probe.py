@@ -73,6 +73,17 @@ def test_probe_stops_at_the_first_refusal_and_keeps_it(tmp_path, replay_dir):
     assert report["findings"][0]["kept"] and report["refused"]
 
 
+def test_plain_probe_stops_when_reset_and_names_both_ways_forward(tmp_path, replay_dir):
+    with serve(replay_dir, cookie_gate=True) as server:
+        code, out, printed, report = run_probe(tmp_path, server.url)
+        resets = server.gate_resets
+
+    assert code == 2 and resets == 1  # the national summary, once; nothing more
+    assert "RESET, probe stopped after 1 request(s)" in printed
+    assert "CHISO_PORTAL_TRANSPORT=browser" in printed and ".har" in printed
+    assert report["findings"][0]["crawler"].startswith("no: no good answer")
+
+
 def test_browser_probe_gets_past_a_cookie_gate(tmp_path, replay_dir):
     with serve(replay_dir, cookie_gate=True) as server:
         code, out, printed, report = run_probe(tmp_path, server.url, transport="browser")

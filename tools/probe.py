@@ -16,8 +16,9 @@ Every answer is kept byte for byte under ``<data>/raw/_probe/<timestamp>/`` with
 ``probe.json`` listing each request (URL, body, status, content type, sha256) and
 verdict; no header but the content type is kept. It is polite like the crawl: the
 same pause between requests, one request in flight, and it stops at the first
-refusal (401/403, a firewall page) without asking again. Exit status: 0 when every
-answer is accepted, 1 when some is not, 2 when the portal refused us.
+refusal (401/403, a firewall page) or connection reset on every attempt, without
+asking again. Exit status: 0 when every answer is accepted, 1 when some is not, 2
+when the portal refused us or reset us.
 """
 
 import argparse
@@ -37,6 +38,7 @@ from assets.sources.portal import (
     PortalError,
     PortalRejected,
     PortalResponse,
+    PortalUnavailable,
     RequestContext,
     decode_envelope,
 )
@@ -116,14 +118,19 @@ class Probe:
             resp = self.client.send(endpoint, payload, ctx,
                                     keep=lambda r: _Kept(self.keep(finding, r)))
         except PortalError as exc:
-            finding.crawler = f"no: {exc.detail}"
-            if isinstance(exc, PortalRejected):
-                raise
+            finding.crawler = f"no: {self.short(exc.detail)}"
+            if isinstance(exc, PortalRejected) or getattr(exc, "all_reset", False):
+                raise  # refused, or reset like a firewall does: ask no more
             return finding
         finding.url = resp.url
         self.keep(finding, resp)
         self.inspect(finding, resp, ctx)
         return finding
+
+    def short(self, detail: str) -> str:
+        """The detail without the way forward, which is printed once at the end."""
+        advice = self.client.refusal_advice
+        return detail.replace(f". {advice}", "").replace(f" {advice}", "") if advice else detail
 
     def inspect(self, finding: Finding, resp: PortalResponse, ctx: RequestContext) -> None:
         finding.status, finding.content_type = resp.status, resp.content_type
@@ -148,10 +155,10 @@ class Probe:
         try:
             decode_envelope(resp, ctx, None)  # the crawler's own test; refusals raise
         except PortalRejected as exc:
-            finding.crawler = f"no: {exc.detail}"
+            finding.crawler = f"no: {self.short(exc.detail)}"
             raise
         except PortalError as exc:
-            finding.crawler = f"no: {exc.detail}"
+            finding.crawler = f"no: {self.short(exc.detail)}"
             return
         finding.crawler = "accepted"
         capture = {"endpoint": finding.endpoint, "province_id": finding.request.get(
@@ -188,7 +195,7 @@ def run(settings: Settings, month: date, province: str, *, attempts: int,
     probe = Probe(client, out_dir, month, province)
     print_(f"chiso766 probe: {client.description}, month {month_key(month)}, "
            f"province {province}, transport {settings.portal_transport}")
-    refused: PortalRejected | None = None
+    refused: PortalError | None = None
 
     def ask(endpoint: Endpoint, pid: str | None, label: str) -> None:
         try:
@@ -201,7 +208,7 @@ def run(settings: Settings, month: date, province: str, *, attempts: int,
         ask(NATIONAL, None, "national")
         for endpoint in GROUP_ENDPOINTS.values():
             ask(endpoint, pid, province)
-    except PortalRejected as exc:
+    except (PortalRejected, PortalUnavailable) as exc:
         refused = exc
     finally:
         close = getattr(client, "close", None)
@@ -215,7 +222,11 @@ def run(settings: Settings, month: date, province: str, *, attempts: int,
     (out_dir / "probe.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n",
                                         "utf-8")
     if refused is not None:
-        print_(f"REFUSED, probe stopped: {refused}")
+        how = "REFUSED" if isinstance(refused, PortalRejected) else "RESET"
+        print_(f"{how}, probe stopped after {len(probe.findings)} request(s): "
+               f"{probe.short(str(refused))}")
+        if client.refusal_advice:
+            print_(f"Way forward: {client.refusal_advice}")
         code = 2
     else:
         good = sum(f.accepted for f in probe.findings)

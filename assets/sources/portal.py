@@ -82,7 +82,7 @@ class NoAnswer(Exception):
         self.reset = reset
 
 
-# Said when the portal refuses or resets the plain transport, and when it refuses the browser.
+# Said when the portal refuses or resets the plain transport (the browser transport has its own).
 PLAIN_REFUSED_ADVICE = (
     "The portal may be refusing scripted requests from this network. Two ways forward "
     "(docs/operations.md, 'Three ways in'): set CHISO_PORTAL_TRANSPORT=browser to send the "
@@ -354,10 +354,13 @@ class LivePortalClient(PortalClient):
                     self._sleep(delay)
         detail = (f"no good answer from {url} after {self.max_attempts} attempts "
                   f"(last: {last_problem})")
-        if resets == self.max_attempts:  # every attempt reset: as a firewall does
+        all_reset = resets == self.max_attempts  # every attempt reset: as a firewall does
+        if all_reset:
             detail += (f"; the portal closed or reset the connection every time. "
                        f"{self.refusal_advice}")
-        raise ctx.error(PortalUnavailable, detail)
+        error = ctx.error(PortalUnavailable, detail)
+        error.all_reset = all_reset
+        raise error
 
 
 _RESET_WORDS = ("ConnectionResetError", "RemoteDisconnected", "Connection reset",
