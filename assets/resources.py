@@ -9,6 +9,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from assets.sources.browser_transport import DEFAULT_PAGE
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
 
 
@@ -64,7 +65,7 @@ class PortalResource(dg.ConfigurableResource):
     backoff_s: float = 2.0
     token: str | None = None
     transport: str = "plain"  # or "browser": the same requests from headless Chromium
-    browser_page: str = "/danh-gia-chat-luong-phuc-vu"
+    browser_page: str = DEFAULT_PAGE
     chromium: str | None = None
     _live_clients: list = PrivateAttr(default_factory=list)
 

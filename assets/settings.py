@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.sources.browser_transport import DEFAULT_PAGE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_FOCUS_PROVINCE = "H60"  # Tuyên Quang after the 2025 merger
@@ -27,7 +29,7 @@ class Settings:
     crawl_retry_delay_s: float
     # the opt-in browser transport (assets/sources/browser_transport.py)
     portal_transport: str = "plain"  # CHISO_PORTAL_TRANSPORT: plain | browser
-    portal_browser_page: str = "/danh-gia-chat-luong-phuc-vu"  # CHISO_PORTAL_BROWSER_PAGE
+    portal_browser_page: str = DEFAULT_PAGE  # CHISO_PORTAL_BROWSER_PAGE
     chromium_path: str | None = None  # CHISO_CHROMIUM: else /usr/bin/chromium or on PATH
 
     @property
@@ -67,7 +69,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_token=env.get("CHISO_PORTAL_TOKEN") or None,
         crawl_retry_delay_s=float(env.get("CHISO_CRAWL_RETRY_DELAY_S", "120")),
         portal_transport=(env.get("CHISO_PORTAL_TRANSPORT") or "plain").strip().lower(),
-        portal_browser_page=(env.get("CHISO_PORTAL_BROWSER_PAGE")
-                             or "/danh-gia-chat-luong-phuc-vu"),
+        portal_browser_page=env.get("CHISO_PORTAL_BROWSER_PAGE") or DEFAULT_PAGE,
         chromium_path=env.get("CHISO_CHROMIUM") or None,
     )
