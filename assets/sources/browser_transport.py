@@ -21,6 +21,7 @@ imported only when this transport is used.
 """
 
 import base64
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,8 +209,6 @@ class BrowserTransport:
 
     def post(self, url: str, payload: dict, *, form_encoded: bool = False,
              timeout_s: float = 60.0) -> BrowserAnswer:
-        import json
-
         if self._page is None:
             self._start()
         if self.opened is None and (refused := self._open_page()) is not None:
