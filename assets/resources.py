@@ -7,8 +7,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
+from assets.sources.browser_transport import DEFAULT_PAGE
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
 
 
@@ -80,12 +81,41 @@ class PortalResource(dg.ConfigurableResource):
     max_attempts: int = 5
     backoff_s: float = 2.0
     token: str | None = None
+    transport: str = "plain"  # or "browser": the same requests from headless Chromium
+    browser_page: str = DEFAULT_PAGE
+    chromium: str | None = None
+    _live_clients: list = PrivateAttr(default_factory=list)
 
     def client(self) -> PortalClient:
+        if self.transport not in ("plain", "browser"):
+            raise dg.Failure(f"CHISO_PORTAL_TRANSPORT={self.transport!r}: expected 'plain' "
+                             "or 'browser'", allow_retries=False)
         if self.url.startswith(("http://", "https://")):
-            return LivePortalClient(self.url, timeout_s=self.timeout_s,
-                                    max_attempts=self.max_attempts, backoff_s=self.backoff_s,
-                                    pause_s=self.pause_s, token=self.token)
+            browser = None
+            if self.transport == "browser":
+                # imported here: playwright is loaded only when this transport is used
+                from assets.sources.browser_transport import (
+                    BrowserTransport,
+                    BrowserUnavailable,
+                    check_browser,
+                )
+
+                try:
+                    check_browser(self.chromium)
+                except BrowserUnavailable as exc:
+                    raise dg.Failure(str(exc), allow_retries=False) from exc
+                browser = BrowserTransport(self.url, self.browser_page,
+                                           executable=self.chromium,
+                                           page_timeout_s=self.timeout_s)
+            client = LivePortalClient(self.url, timeout_s=self.timeout_s,
+                                      max_attempts=self.max_attempts, backoff_s=self.backoff_s,
+                                      pause_s=self.pause_s, token=self.token,
+                                      transport=browser)
+            self._live_clients.append(client)
+            return client
+        if self.transport == "browser":
+            raise dg.Failure(f"CHISO_PORTAL_TRANSPORT=browser needs an http(s) "
+                             f"CHISO_PORTAL_URL, not {self.url!r}", allow_retries=False)
         path = Path(self.url)
         if not path.is_dir():
             raise dg.Failure(
@@ -93,6 +123,11 @@ class PortalResource(dg.ConfigurableResource):
                 "recorded responses (run scripts/demo.sh once to generate the bundled sample)",
                 allow_retries=False)
         return ReplayPortalClient(path)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """End the step's browser, if it started one (and close its HTTP sessions)."""
+        while self._live_clients:
+            self._live_clients.pop().close()
 
 
 class WarehouseResource(DuckDBResource):

@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.sources.browser_transport import DEFAULT_PAGE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_FOCUS_PROVINCE = "H60"  # Tuyên Quang after the 2025 merger
@@ -29,6 +31,10 @@ class Settings:
     inbox_settle_s: float = 5.0
     inbox_max_xml_mb: float = 50.0
     har_max_mb: float = 500.0
+    # the opt-in browser transport (assets/sources/browser_transport.py)
+    portal_transport: str = "plain"  # CHISO_PORTAL_TRANSPORT: plain | browser
+    portal_browser_page: str = DEFAULT_PAGE  # CHISO_PORTAL_BROWSER_PAGE
+    chromium_path: str | None = None  # CHISO_CHROMIUM: else /usr/bin/chromium or on PATH
 
     @property
     def raw_dir(self) -> Path:
@@ -69,4 +75,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         inbox_settle_s=float(env.get("CHISO_INBOX_SETTLE_S", "5")),
         inbox_max_xml_mb=float(env.get("CHISO_INBOX_MAX_XML_MB", "50")),
         har_max_mb=float(env.get("CHISO_HAR_MAX_MB", "500")),
+        portal_transport=(env.get("CHISO_PORTAL_TRANSPORT") or "plain").strip().lower(),
+        portal_browser_page=env.get("CHISO_PORTAL_BROWSER_PAGE") or DEFAULT_PAGE,
+        chromium_path=env.get("CHISO_CHROMIUM") or None,
     )

@@ -23,6 +23,8 @@ def build_resources(settings: Settings) -> dict:
             backoff_s=settings.portal_backoff_s,
             # An EnvVar is resolved at run time and never shown in the UI or in logs.
             token=dg.EnvVar("CHISO_PORTAL_TOKEN") if settings.portal_token else None,
+            transport=settings.portal_transport, browser_page=settings.portal_browser_page,
+            chromium=settings.chromium_path,
         ),
         "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
     }

@@ -17,6 +17,14 @@ In tests::
         ...
         assert len(server.requests) == 3
 
+    with serve(replay_dir, cookie_gate=True) as server:   # only a browser gets answers
+        ...
+
+With ``cookie_gate`` the server behaves like the portal's firewall as seen from a
+provincial office: its dashboard page (``DASHBOARD_PATH``, GET) is an HTML page whose
+script sets a cookie, and an API POST without that cookie gets its connection reset
+(closed with an RST, no answer), as scripted requests do there.
+
 Faults wait in a queue and are consumed in order: each request takes the first
 queued fault that matches it (endpoint name, page), at most one per request, and
 a fault is used up after ``times`` requests (``None``: never used up). A request
@@ -27,7 +35,9 @@ that matches no fault gets the recorded answer. To add a kind, write a
 import argparse
 import json
 import math
+import secrets
 import socket
+import struct
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -36,6 +46,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from assets.sources.browser_transport import DEFAULT_PAGE
 from assets.sources.endpoints import LEGACY_PATH, Endpoint, endpoint_for_path, replay_relpath
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -46,6 +57,28 @@ MAINTENANCE_PAGE = (
     "<p>Cổng Dịch vụ công quốc gia đang được nâng cấp. Vui lòng quay lại sau.</p>"
     "</body></html>\n"
 ).encode()
+
+# The portal's public evaluation dashboard, where the browser transport starts.
+DASHBOARD_PATH = DEFAULT_PAGE
+GATE_COOKIE = "chiso_test_gate"
+
+
+def _dashboard_page(cookie_value: str) -> bytes:
+    # The cookie is set by the page's script, as firewalls' challenge pages do: a client
+    # that does not run the page never gets it.
+    return (
+        "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
+        "<title>Đánh giá chất lượng phục vụ</title></head>\n<body>"
+        "<h1>Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ</h1>\n"
+        f"<script>document.cookie = \"{GATE_COOKIE}={cookie_value}; path=/; "
+        "SameSite=Strict\";\n"
+        # like the real dashboard, it queries the API itself as it loads
+        "fetch(\"/api/v1/reporting/evaluation/service-results\", {method: \"POST\", headers: "
+        "{\"Content-Type\": \"application/json\"}, body: JSON.stringify({timeType: "
+        "\"month\", year: 2026, month: 8, departmentType: \"ADMINISTRATIVE_UNIT\", "
+        "currentPage: 1, pageSize: 50})}).catch(() => {});</script>\n</body></html>\n"
+    ).encode()
+
 
 FAULT_KINDS = ("status", "html_200", "body", "truncate", "mutate", "drop_connection", "delay",
                "reset_mid_body")
@@ -125,11 +158,14 @@ class PortalServer(ThreadingHTTPServer):
     block_on_close = True  # server_close() waits for every handler thread
 
     def __init__(self, replay_dir: Path | str, host: str = "127.0.0.1", port: int = 0, *,
-                 max_page_size: int | None = None):
+                 max_page_size: int | None = None, cookie_gate: bool = False):
         if max_page_size is not None and max_page_size < 1:
             raise ValueError("max_page_size must be at least 1")
         self.replay_dir = Path(replay_dir)
         self.max_page_size = max_page_size
+        self.cookie_gate = cookie_gate
+        self.gate_cookie_value = secrets.token_hex(8)
+        self.gate_resets = 0  # API requests reset for want of the page's cookie
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._requests: list[RecordedRequest] = []
@@ -265,11 +301,33 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet in tests; the request log is server.requests
 
     def do_GET(self):
+        if self.path.split("?", 1)[0] == DASHBOARD_PATH:
+            self.server._record(RecordedRequest("GET", self.path, None, dict(self.headers.items())))
+            return self._send(200, _dashboard_page(self.server.gate_cookie_value), HTML_TYPE)
         self._send(405, _error_doc(405, "the portal API only answers POST"), JSON_TYPE)
+
+    def _has_gate_cookie(self) -> bool:
+        wanted = f"{GATE_COOKIE}={self.server.gate_cookie_value}"
+        cookies = "; ".join(self.headers.get_all("Cookie") or [])
+        return wanted in [c.strip() for c in cookies.split(";")]
+
+    def _reset(self) -> None:
+        """Close the socket with an RST (SO_LINGER 0): the client sees a connection reset."""
+        with self.server._lock:
+            self.server.gate_resets += 1
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self.server.cookie_gate and not self._has_gate_cookie():
+            return self._reset()
         try:
             if self.path.split("?", 1)[0] == LEGACY_PATH:
                 # the legacy JSP service: form field params holds the JSON
@@ -402,8 +460,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--max-page-size", type=int, default=None,
                         help="serve at most this many rows per page, like the real portal")
+    parser.add_argument("--cookie-gate", action="store_true",
+                        help=f"reset API requests without the cookie set by {DASHBOARD_PATH}")
     args = parser.parse_args(argv)
-    server = PortalServer(args.dir, args.host, args.port, max_page_size=args.max_page_size)
+    server = PortalServer(args.dir, args.host, args.port, max_page_size=args.max_page_size,
+                          cookie_gate=args.cookie_gate)
     print(f"serving {Path(args.dir).resolve()} at {server.url} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

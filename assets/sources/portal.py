@@ -73,13 +73,33 @@ class PortalBadResponse(PortalError):
     """An answer that is not the data we asked for (HTML, broken JSON, wrong counts)."""
 
 
+class NoAnswer(Exception):
+    """A transport got no HTTP answer (refused, reset, timed out): worth another attempt.
+    ``reset`` marks a connection the other end closed or reset, as a firewall does."""
+
+    def __init__(self, detail: str, reset: bool = False):
+        super().__init__(detail)
+        self.reset = reset
+
+
+# Said when the portal refuses or resets the plain transport (the browser transport has its own).
+PLAIN_REFUSED_ADVICE = (
+    "The portal may be refusing scripted requests from this network. Two ways forward "
+    "(docs/operations.md, 'Three ways in'): set CHISO_PORTAL_TRANSPORT=browser to send the "
+    "same requests from a headless Chromium on the portal's public page, or save the "
+    "portal's evaluation pages from a browser as a HAR and drop the .har in <data>/inbox/.")
+
+
 @dataclass
 class RequestContext:
     endpoint: Endpoint
     month: date
     province: str  # code or label, for messages
+    advice: str = ""  # the client's way forward when the portal refuses it
 
     def error(self, cls: type[PortalError], detail: str, raw_path: str | None = None):
+        if cls is PortalRejected and self.advice:
+            detail = f"{detail}. {self.advice}"
         return cls(self.endpoint.name, month_key(self.month), self.province, detail, raw_path)
 
 
@@ -88,6 +108,7 @@ OnResponse = Callable[[PortalResponse], object]
 
 class PortalClient(ABC):
     description: str
+    refusal_advice: str = ""  # appended to every refusal (PortalRejected) it raises
 
     @abstractmethod
     def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext,
@@ -102,7 +123,7 @@ class PortalClient(ABC):
               province: str = "national", on_response: OnResponse | None = None,
               page_size: int = DEFAULT_PAGE_SIZE) -> list[FetchedPage]:
         """Every page of one month of one endpoint, checked against the portal's own count."""
-        ctx = RequestContext(endpoint, month, province)
+        ctx = RequestContext(endpoint, month, province, self.refusal_advice)
         pages: list[FetchedPage] = []
         page = 1
         while True:
@@ -248,14 +269,25 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 class LivePortalClient(PortalClient):
-    """POSTs JSON to a server that speaks the portal API, politely and with retries."""
+    """POSTs JSON to a server that speaks the portal API, politely and with retries.
+
+    ``transport`` (e.g. assets.sources.browser_transport.BrowserTransport) replaces the one
+    point that sends a request and returns its answer; the pause, the single request in
+    flight, the retries, the raw capture and the stop rules stay here, shared.
+    """
+
+    refusal_advice = PLAIN_REFUSED_ADVICE
 
     def __init__(self, base_url: str, *, timeout_s: float = 60.0, connect_timeout_s: float = 10.0,
                  max_attempts: int = 5, backoff_s: float = 2.0, max_backoff_s: float = 300.0,
                  pause_s: float = 1.0, token: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, transport=None):
         self.base_url = base_url.rstrip("/")
         self.description = f"portal at {self.base_url}"
+        self.transport = transport
+        if transport is not None:
+            self.description += f" ({transport.description})"
+            self.refusal_advice = transport.refusal_advice
         self.timeout = (connect_timeout_s, timeout_s)
         self.max_attempts = max(1, max_attempts)
         self.backoff_s, self.max_backoff_s, self.pause_s = backoff_s, max_backoff_s, pause_s
@@ -273,26 +305,39 @@ class LivePortalClient(PortalClient):
         if gap > 0:
             self._sleep(gap)
 
+    def _post(self, url: str, endpoint: Endpoint, payload: dict):
+        """Send one request; the answer has ``status_code``, ``headers``, ``content``, ``url``."""
+        if self.transport is not None:
+            return self.transport.post(url, payload, form_encoded=endpoint.form_encoded,
+                                       timeout_s=self.timeout[1])
+        if endpoint.form_encoded:
+            form = {"params": json.dumps(payload, ensure_ascii=False)}
+            return self._session.post(url, data=form, timeout=self.timeout)
+        return self._session.post(url, json=payload, timeout=self.timeout)
+
+    def close(self) -> None:
+        self._session.close()
+        if self.transport is not None:
+            self.transport.close()
+
     def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext,
              keep: OnResponse | None = None) -> PortalResponse:
         url = self.base_url + endpoint.path
         last_problem = "no attempt made"
+        resets = 0
         with self._lock:
             for attempt in range(1, self.max_attempts + 1):
                 self._wait_turn()
                 self._last_request = time.monotonic()
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
                 try:
-                    if endpoint.form_encoded:
-                        form = {"params": json.dumps(payload, ensure_ascii=False)}
-                        r = self._session.post(url, data=form, timeout=self.timeout)
-                    else:
-                        r = self._session.post(url, json=payload, timeout=self.timeout)
+                    r = self._post(url, endpoint, payload)
                 except (requests.ConnectionError, requests.Timeout,
                         requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ContentDecodingError) as exc:
+                        requests.exceptions.ContentDecodingError, NoAnswer) as exc:
                     # refused, reset (also mid-body), timed out: worth another attempt
                     last_problem = f"{type(exc).__name__}: {exc}"
+                    resets += was_reset(exc)
                 else:
                     resp = PortalResponse(endpoint, url, payload, r.status_code,
                                           r.headers.get("Content-Type", ""), r.content,
@@ -317,9 +362,28 @@ class LivePortalClient(PortalClient):
                         return resp
                 if attempt < self.max_attempts:
                     self._sleep(delay)
-        raise ctx.error(PortalUnavailable,
-                        f"no good answer from {url} after {self.max_attempts} attempts "
-                        f"(last: {last_problem})")
+        detail = (f"no good answer from {url} after {self.max_attempts} attempts "
+                  f"(last: {last_problem})")
+        all_reset = resets == self.max_attempts  # every attempt reset: as a firewall does
+        if all_reset:
+            detail += (f"; the portal closed or reset the connection every time. "
+                       f"{self.refusal_advice}")
+        error = ctx.error(PortalUnavailable, detail)
+        error.all_reset = all_reset
+        raise error
+
+
+_RESET_WORDS = ("ConnectionResetError", "RemoteDisconnected", "Connection reset",
+                "Connection aborted")
+
+
+def was_reset(exc: BaseException) -> bool:
+    """True when the other end closed or reset the connection (not a timeout or a refusal)."""
+    if isinstance(exc, NoAnswer):
+        return exc.reset
+    if isinstance(exc, requests.Timeout):
+        return False
+    return any(word in f"{type(exc).__name__}: {exc!r}" for word in _RESET_WORDS)
 
 
 class ReplayPortalClient(PortalClient):
