@@ -9,6 +9,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from assets.settings import TokenError
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
 
 
@@ -63,12 +64,17 @@ class PortalResource(dg.ConfigurableResource):
     max_attempts: int = 5
     backoff_s: float = 2.0
     token: str | None = None
+    crawl_deadline_s: float = 7200.0
 
     def client(self) -> PortalClient:
         if self.url.startswith(("http://", "https://")):
-            return LivePortalClient(self.url, timeout_s=self.timeout_s,
-                                    max_attempts=self.max_attempts, backoff_s=self.backoff_s,
-                                    pause_s=self.pause_s, token=self.token)
+            try:
+                return LivePortalClient(self.url, timeout_s=self.timeout_s,
+                                        max_attempts=self.max_attempts,
+                                        backoff_s=self.backoff_s, pause_s=self.pause_s,
+                                        token=self.token, crawl_deadline_s=self.crawl_deadline_s)
+            except TokenError as exc:  # its message never shows the value
+                raise dg.Failure(str(exc), allow_retries=False) from None
         path = Path(self.url)
         if not path.is_dir():
             raise dg.Failure(
