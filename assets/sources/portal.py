@@ -449,7 +449,7 @@ class LivePortalClient(PortalClient):
 
     def _read_all(self, r: requests.Response, deadline: float) -> bytes:
         """The body exactly as sent (not decoded), read whole before ``deadline``."""
-        chunks, size = [], 0
+        chunks, size, whole = [], 0, False
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -457,17 +457,21 @@ class LivePortalClient(PortalClient):
                     raise _TooSlow(size)
                 conn = getattr(r.raw, "connection", None)
                 sock = getattr(conn, "sock", None)
-                if sock is not None:
+                if sock is not None:  # no single read may outlast the deadline either
                     sock.settimeout(max(0.05, min(left, self.timeout_s)))
                 chunk = r.raw.read1(65536, decode_content=False)
                 if not chunk:
+                    whole = True
                     return b"".join(chunks)
                 chunks.append(chunk)
                 size += len(chunk)
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise _TooSlow(size) from exc
         finally:
-            r.close()
+            if whole:
+                r.raw.release_conn()  # read to the end: the connection can be kept alive
+            else:
+                r.close()  # cut short: this connection is not reused
 
     def _answer(self, endpoint: Endpoint, payload: dict, ctx: RequestContext, url: str,
                 r: requests.Response, final_url: str, raw: bytes) -> PortalResponse:
