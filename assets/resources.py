@@ -9,7 +9,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
-from assets.sources.browser_transport import DEFAULT_PAGE
+from assets.settings import TokenError
+from assets.sources.endpoints import DEFAULT_PAGE
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
 
 
@@ -81,6 +82,7 @@ class PortalResource(dg.ConfigurableResource):
     max_attempts: int = 5
     backoff_s: float = 2.0
     token: str | None = None
+    crawl_deadline_s: float = 7200.0
     transport: str = "plain"  # or "browser": the same requests from headless Chromium
     browser_page: str = DEFAULT_PAGE
     chromium: str | None = None
@@ -107,10 +109,15 @@ class PortalResource(dg.ConfigurableResource):
                 browser = BrowserTransport(self.url, self.browser_page,
                                            executable=self.chromium,
                                            page_timeout_s=self.timeout_s)
-            client = LivePortalClient(self.url, timeout_s=self.timeout_s,
-                                      max_attempts=self.max_attempts, backoff_s=self.backoff_s,
-                                      pause_s=self.pause_s, token=self.token,
-                                      transport=browser)
+            try:
+                client = LivePortalClient(self.url, timeout_s=self.timeout_s,
+                                          max_attempts=self.max_attempts,
+                                          backoff_s=self.backoff_s, pause_s=self.pause_s,
+                                          token=self.token,
+                                          crawl_deadline_s=self.crawl_deadline_s,
+                                          transport=browser)
+            except TokenError as exc:  # its message never shows the value
+                raise dg.Failure(str(exc), allow_retries=False) from None
             self._live_clients.append(client)
             return client
         if self.transport == "browser":

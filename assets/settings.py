@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets.sources.browser_transport import DEFAULT_PAGE
+from assets.sources.endpoints import DEFAULT_PAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,7 @@ class Settings:
     portal_transport: str = "plain"  # CHISO_PORTAL_TRANSPORT: plain | browser
     portal_browser_page: str = DEFAULT_PAGE  # CHISO_PORTAL_BROWSER_PAGE
     chromium_path: str | None = None  # CHISO_CHROMIUM: else /usr/bin/chromium or on PATH
+    crawl_deadline_s: float = 7200.0
 
     @property
     def raw_dir(self) -> Path:
@@ -70,7 +71,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_timeout_s=float(env.get("CHISO_PORTAL_TIMEOUT_S", "60")),
         portal_max_attempts=int(env.get("CHISO_PORTAL_MAX_ATTEMPTS", "5")),
         portal_backoff_s=float(env.get("CHISO_PORTAL_BACKOFF_S", "2.0")),
-        portal_token=env.get("CHISO_PORTAL_TOKEN") or None,
+        portal_token=clean_token(env.get("CHISO_PORTAL_TOKEN")),
         crawl_retry_delay_s=float(env.get("CHISO_CRAWL_RETRY_DELAY_S", "120")),
         inbox_settle_s=float(env.get("CHISO_INBOX_SETTLE_S", "5")),
         inbox_max_xml_mb=float(env.get("CHISO_INBOX_MAX_XML_MB", "50")),
@@ -78,4 +79,31 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_transport=(env.get("CHISO_PORTAL_TRANSPORT") or "plain").strip().lower(),
         portal_browser_page=env.get("CHISO_PORTAL_BROWSER_PAGE") or DEFAULT_PAGE,
         chromium_path=env.get("CHISO_CHROMIUM") or None,
+        crawl_deadline_s=float(env.get("CHISO_CRAWL_DEADLINE_S", "7200")),
     )
+
+
+class TokenError(ValueError):
+    """CHISO_PORTAL_TOKEN cannot be sent; the message never shows the value."""
+
+
+def clean_token(value: str | None) -> str | None:
+    """The token without surrounding whitespace (a file edited on Windows leaves ``\\r``);
+    None when unset or blank. A control or non-ASCII character inside it is refused with
+    an error that gives its position, never the value."""
+    if value is None:
+        return None
+    from assets.redact import register_secret
+
+    register_secret(value)  # masked in every message from now on, whatever happens next
+    token = value.strip()
+    if not token:
+        return None
+    for i, ch in enumerate(token, 1):
+        if not (" " <= ch <= "~"):
+            raise TokenError(
+                f"CHISO_PORTAL_TOKEN has a control or non-ASCII character (code {ord(ch)}) "
+                f"at position {i} of {len(token)}, after trimming the surrounding whitespace; "
+                "it cannot be sent in a header. Fix the file or variable that sets it "
+                "(the value is not shown).")
+    return token

@@ -16,6 +16,8 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from assets.redact import redact
+
 PUBLISH_KEY = dg.AssetKey(["publish", "analyst_copy"])
 
 
@@ -54,6 +56,7 @@ def incident_paragraph(*, step: str, error: str, run_id: str, first: str, last: 
 
 
 def write_incident(logs_dir: Path, paragraph: str) -> Path:
+    paragraph = redact(paragraph)  # the portal token never reaches the incident files
     logs_dir.mkdir(parents=True, exist_ok=True)
     with open(logs_dir / "incidents.log", "a", encoding="utf-8") as fh:
         fh.write(paragraph)
@@ -73,4 +76,4 @@ def incident_report(context: dg.HookContext) -> None:
         last=last, last_publish=_last_good_publish(context.instance, chiso.published_path),
         published_path=chiso.published_path)
     path = write_incident(chiso.logs_dir, paragraph)
-    context.log.error(f"Incident summary written to {path}:\n{paragraph}")
+    context.log.error(redact(f"Incident summary written to {path}:\n{paragraph}"))

@@ -35,9 +35,12 @@ that matches no fault gets the recorded answer. To add a kind, write a
 import argparse
 import json
 import math
+import os
 import secrets
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -46,8 +49,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from assets.sources.browser_transport import DEFAULT_PAGE
-from assets.sources.endpoints import LEGACY_PATH, Endpoint, endpoint_for_path, replay_relpath
+from assets.sources.endpoints import (
+    DEFAULT_PAGE,
+    LEGACY_PATH,
+    Endpoint,
+    endpoint_for_path,
+    replay_relpath,
+)
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -81,7 +89,8 @@ def _dashboard_page(cookie_value: str) -> bytes:
 
 
 FAULT_KINDS = ("status", "html_200", "body", "truncate", "mutate", "drop_connection", "delay",
-               "reset_mid_body")
+               "reset_mid_body", "endless_pages", "stuck_page", "trickle", "redirect",
+               "bad_gzip", "signal")
 
 
 @dataclass
@@ -99,6 +108,17 @@ class Fault:
     - ``drop_connection``: read the request, then close the socket unanswered.
     - ``delay``: wait ``seconds`` before giving the real answer.
     - ``reset_mid_body``: promise the real answer's length, send half of it, close.
+    - ``endless_pages``: the real page 1's rows, renamed so every page's rows are new,
+      under a ``totalPages`` (and total) that is always one more than the page asked.
+    - ``stuck_page``: page 1's answer, byte for byte, whatever page is asked, declaring
+      ``totalPages`` = 1 000 000.
+    - ``trickle``: the real answer (or ``body``) one byte every ``seconds`` (honest
+      Content-Length).
+    - ``redirect``: ``status`` (default 307) with ``Location: location``.
+    - ``bad_gzip``: ``Content-Encoding: gzip`` on bytes that are not gzip (``body`` or a
+      default), status 201.
+    - ``signal``: send signal ``signum`` to this process (a test's own run), then leave
+      the request unanswered for up to ``seconds``.
     """
 
     kind: str
@@ -111,6 +131,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     mutate: Callable[[dict], dict | None] | None = None
     seconds: float = 0.0
+    location: str = ""
+    signum: int = 0
 
     def __post_init__(self):
         if self.kind not in FAULT_KINDS:
@@ -158,7 +180,8 @@ class PortalServer(ThreadingHTTPServer):
     block_on_close = True  # server_close() waits for every handler thread
 
     def __init__(self, replay_dir: Path | str, host: str = "127.0.0.1", port: int = 0, *,
-                 max_page_size: int | None = None, cookie_gate: bool = False):
+                 max_page_size: int | None = None, cookie_gate: bool = False,
+                 tls: tuple[Path, Path] | None = None):
         if max_page_size is not None and max_page_size < 1:
             raise ValueError("max_page_size must be at least 1")
         self.replay_dir = Path(replay_dir)
@@ -173,11 +196,20 @@ class PortalServer(ThreadingHTTPServer):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         super().__init__((host, port), _Handler)
+        self.tls = tls
+        if tls is not None:  # HTTPS with the given (certificate, key); handshake per handler
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.socket = context.wrap_socket(self.socket, server_side=True,
+                                              do_handshake_on_connect=False)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hung up or refused our certificate: nothing to report
 
     # --- faults and request log -------------------------------------------------
 
@@ -437,6 +469,71 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return True  # shutting down: leave it unanswered
         return False  # then answer as usual
+
+
+    def _fault_endless_pages(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        page = _page_of(payload)
+        doc = json.loads(self._recorded(endpoint, {**payload, "currentPage": 1}))
+        rows = doc["data"].get("evaluation") or []
+        for row in rows:
+            row["departmentId"] = f"{row.get('departmentId')}-p{page}"
+        size = len(rows) or 1
+        doc["data"]["pagination"] = {"total": (page + 1) * size, "currentPage": page,
+                                     "pageSize": size, "totalPages": page + 1}
+        self._send(201, _dump(doc), JSON_TYPE)
+        return True
+
+    def _fault_stuck_page(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        doc = json.loads(self._recorded(endpoint, {**payload, "currentPage": 1}))
+        doc["data"]["pagination"]["totalPages"] = 1_000_000
+        self._send(201, _dump(doc), JSON_TYPE)
+        return True
+
+    def _fault_trickle(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        body = _bytes(fault.body) if fault.body is not None else self._recorded(endpoint, payload)
+        try:
+            self.send_response(201)
+            self.send_header("Content-Type", JSON_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            for i in range(len(body)):
+                if self.server._stopping.wait(fault.seconds):
+                    break
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # the client gave up: what it should do
+        return self._hang_up()
+
+    def _fault_redirect(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        status = fault.status or 307
+        self._send(status, _error_doc(status, "moved"), JSON_TYPE,
+                   {"Location": fault.location, **fault.headers})
+        return True
+
+    def _fault_bad_gzip(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        body = _bytes(fault.body) if fault.body is not None else b"\x1f\x8bnot gzip at all"
+        self._send(fault.status or 201, body, fault.content_type or JSON_TYPE,
+                   {"Content-Encoding": "gzip", **fault.headers})
+        return True
+
+    def _fault_signal(self, fault: Fault, endpoint: Endpoint, payload: dict) -> bool:
+        os.kill(os.getpid(), fault.signum)
+        self.server._stopping.wait(fault.seconds)
+        return self._hang_up()
+
+
+def self_signed_cert(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A throw-away certificate and key for ``host`` (openssl), for an HTTPS server that
+    no client trusts: what a certificate failure looks like."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={host}", "-addext", f"subjectAltName=IP:{host}",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def _bytes(body: bytes | str) -> bytes:

@@ -1,12 +1,15 @@
 """raw/portal_captures: one month's responses from the portal, kept byte for byte."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 
+from assets import redact
 from assets.partitions import monthly_partitions, months_in_window
-from assets.resources import ChisoSettings, PortalResource, RefreshConfig
+from assets.resources import ChisoSettings, PortalResource, RefreshConfig, WarehouseResource
 from assets.settings import load_settings
 from assets.sources.endpoints import month_key
 from assets.sources.portal import PortalError, PortalRejected
@@ -31,17 +34,39 @@ from .store import RawStore, final_session
                 "endpoints, saved immutably under <data>/raw with a manifest per crawl.",
 )
 def portal_captures(context: dg.AssetExecutionContext, config: RefreshConfig,
-                    chiso: ChisoSettings, portal: PortalResource) -> dg.MaterializeResult:
+                    chiso: ChisoSettings, portal: PortalResource,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    redact.install(context.log)
+    try:
+        return _crawl(context, config, chiso, portal, warehouse)
+    except BaseException as exc:
+        if isinstance(exc, Exception | GeneratorExit):
+            raise
+        # SIGTERM, Ctrl-C, a termination from the UI: obeyed at once, never retried
+        # (Dagster's retry policy would otherwise run the crawl again).
+        raise dg.Failure(
+            description=(f"Portal crawl terminated ({type(exc).__name__}): the run was asked "
+                         "to stop; not retried. Answers received so far are kept under "
+                         f"{chiso.raw_dir} with a manifest marked failed. Rerun when wanted."),
+            metadata={"terminated_by": type(exc).__name__},
+            allow_retries=False) from None
+
+
+def _crawl(context: dg.AssetExecutionContext, config: RefreshConfig, chiso: ChisoSettings,
+           portal: PortalResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     refuse_if_stopped(chiso)
     client = portal.client()
     store = RawStore(chiso.raw_dir)
     per_month, kept_final = {}, {}
     for month in months_in_window(context):
-        final = None if config.force else final_session(store, month)
-        if final is not None:  # a closed month's final crawl is kept: not fetched again
+        final = None
+        if not config.force:
+            staged = staged_sha256(Path(warehouse.database), month, context.log)
+            final = final_session(store, month, staged)
+        if final is not None:  # a closed month's final, staged crawl: not fetched again
             kept_final[month_key(month)] = final[0].name
-            context.log.info(f"{month_key(month)}: final crawl {final[0]} kept, not fetched "
-                             "again (run config force: true re-fetches it)")
+            context.log.info(f"{month_key(month)}: final crawl {final[0]} kept and staged, "
+                             "not fetched again (run config force: true re-fetches it)")
             continue
         try:
             result = crawl_month(client, store, month, chiso.province_codes,
@@ -73,6 +98,35 @@ def portal_captures(context: dg.AssetExecutionContext, config: RefreshConfig,
         "manifests": "\n".join(str(r.manifest_path) for r in per_month.values()),
         "final_not_refetched": "\n".join(f"{k}: {v}" for k, v in kept_final.items()) or "none",
     })
+
+
+STAGED_QUERIES = {
+    "staging.captures": "SELECT DISTINCT raw_sha256 FROM staging.captures WHERE month = ?",
+    "staging.legacy_scores":
+        "SELECT DISTINCT raw_sha256 FROM staging.legacy_scores WHERE month = ?",
+}
+
+
+def staged_sha256(warehouse: Path, month: date, log=None) -> set[str] | None:
+    """The sha256 of the captures staged for ``month`` (today's API and the legacy service);
+    empty if nothing is; None if the warehouse cannot be read now (another process writes
+    it): then the month is fetched again, the safe side."""
+    if not warehouse.exists():
+        return set()
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            tables = {r[0] for r in con.execute(
+                "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+            found: set[str] = set()
+            for table, query in STAGED_QUERIES.items():
+                if table in tables:
+                    found |= {r[0] for r in con.execute(query, [month]).fetchall()}
+            return found
+    except duckdb.Error as exc:
+        if log:
+            log.warning(f"{month_key(month)}: cannot read what was staged from {warehouse} "
+                        f"({type(exc).__name__}); the month is fetched again")
+        return None
 
 
 def write_safety_stop(chiso: ChisoSettings, exc: PortalError) -> None:

@@ -37,6 +37,7 @@ class CrawlResult:
 def crawl_month(client: PortalClient, store: RawStore, month: date,
                 provinces: tuple[str, ...] | None, log=None) -> CrawlResult:
     """Fetch and keep everything for one month; the manifest says whether it completed."""
+    client.start_crawl()  # CHISO_CRAWL_DEADLINE_S counts from here, for this month
     if era_of(month) == "63":
         return crawl_legacy_month(client, store, month, provinces, log)
     session = CaptureSession(store, month, client.description)
@@ -68,7 +69,7 @@ def crawl_month(client: PortalClient, store: RawStore, month: date,
                                                                       province_id=p),
                 )
     except BaseException as exc:
-        session.finish("failed", f"{type(exc).__name__}: {exc}")
+        session.finish("failed", f"{type(exc).__name__}: {exc}".rstrip(": "))
         raise
     path = session.finish("complete")
     return CrawlResult(
@@ -141,7 +142,7 @@ def crawl_legacy_month(client: PortalClient, store: RawStore, month: date,
                 on_response=lambda r, c=slug, i=str(row["ID"]): session.keep(
                     r, province_code=c, province_id=i))
     except BaseException as exc:
-        session.finish("failed", f"{type(exc).__name__}: {exc}")
+        session.finish("failed", f"{type(exc).__name__}: {exc}".rstrip(": "))
         raise
     path = session.finish("complete")
     return CrawlResult(

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from assets.redact import redact
 from assets.sources.endpoints import month_key, safe_segment
 from assets.sources.portal import PortalResponse
 
@@ -63,6 +64,9 @@ class Capture:
     path: str  # relative to the raw root
     reused: bool  # same bytes already kept: no new file written
     origin: dict = field(default_factory=dict)
+    final_url: str = ""  # where the bytes came from (after same-host redirects)
+    content_encoding: str = ""  # as received; "undecoded" captures keep the encoded bytes
+    undecoded: bool = False
 
 
 class RawStore:
@@ -75,7 +79,7 @@ class RawStore:
         page = int(resp.payload.get("currentPage", 1))
         folder = (self.root / safe_segment(resp.endpoint.name) / month_key(month)
                   / safe_segment(province_code))
-        ext = "json" if "json" in resp.content_type.lower() else "bin"
+        ext = "json" if "json" in resp.content_type.lower() and not resp.undecoded else "bin"
         candidates = sorted(folder.glob(f"*-p{page:03d}-{sha[:12]}.*")) if folder.exists() else []
         existing = [p for p in candidates if not p.name.endswith(".meta.json")
                     and hashlib.sha256(p.read_bytes()).hexdigest() == sha]
@@ -91,7 +95,8 @@ class RawStore:
             province_code=province_code, page=page, http_status=resp.status,
             content_type=resp.content_type, captured_at=resp.captured_at.isoformat(),
             sha256=sha, bytes=len(resp.body), path=str(path.relative_to(self.root)),
-            reused=reused, origin=resp.origin,
+            reused=reused, origin=resp.origin, final_url=resp.final_url or resp.url,
+            content_encoding=resp.content_encoding, undecoded=resp.undecoded,
         )
         if not reused:
             meta = path.with_name(path.name + ".meta.json")
@@ -129,7 +134,7 @@ class CaptureSession:
         manifest = {
             "month": month_key(self.month),
             "status": status,
-            "error": error,
+            "error": redact(error) if error else error,
             "source": self.source,
             "started_at": self.started_at.isoformat(),
             "finished_at": datetime.now(UTC).isoformat(),
@@ -180,9 +185,21 @@ def final_from(month: date) -> datetime:
     return datetime.combine(nxt, time(), UTC) + FINAL_AFTER
 
 
-def final_session(store: RawStore, month: date) -> tuple[Path, dict] | None:
-    """The latest complete crawl of a closed month, if it started once the month was final."""
+def kept_sha256(manifest: dict) -> set[str]:
+    """The sha256 of a crawl's answers that are data (HTTP 200/201), as staging reads them."""
+    return {c["sha256"] for c in manifest["captures"] if c["http_status"] in (200, 201)}
+
+
+def final_session(store: RawStore, month: date,
+                  staged: set[str] | None) -> tuple[Path, dict] | None:
+    """The latest complete crawl of a closed month, if it started once the month was final
+    AND its answers were staged (``staged``: the sha256 the warehouse holds for the month;
+    None when unknown). A crawl that was rejected by validation, or never staged, is not
+    final: the next run asks the portal again, which may have corrected its answer."""
     found = latest_complete_session(store, month)
-    if found and datetime.fromisoformat(found[1]["started_at"]) >= final_from(month):
-        return found
-    return None
+    if not found or datetime.fromisoformat(found[1]["started_at"]) < final_from(month):
+        return None
+    kept = kept_sha256(found[1])
+    if staged is None or not kept or not kept <= staged:
+        return None
+    return found

@@ -29,11 +29,9 @@ from urllib.parse import urljoin
 
 from requests.structures import CaseInsensitiveDict
 
+from .endpoints import DEFAULT_PAGE
 from .portal import NoAnswer, looks_like_rejection
 
-# The portal's public evaluation dashboard ("Đánh giá chất lượng phục vụ"), the page the
-# real samples' requests came from; relative to CHISO_PORTAL_URL.
-DEFAULT_PAGE = "/danh-gia-chat-luong-phuc-vu"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 # Offline and quiet: no sync, no component updates, no background calls home.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

@@ -9,6 +9,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+# The portal's public evaluation dashboard ("Đánh giá chất lượng phục vụ"), where the
+# browser transport starts; relative to CHISO_PORTAL_URL. Taken from public client code,
+# not from the samples: configurable (CHISO_PORTAL_BROWSER_PAGE).
+DEFAULT_PAGE = "/danh-gia-chat-luong-phuc-vu"
+
 API_PREFIX = "/api/v1/reporting/evaluation/"
 DEFAULT_PAGE_SIZE = 200
 
