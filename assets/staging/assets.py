@@ -21,6 +21,7 @@ import dagster as dg
 import polars as pl
 
 from assets.domain.provinces import era_of
+from assets.metadata import add_partition_metadata, table_metadata
 from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import RawStore, latest_complete_session
 from assets.resources import ChisoSettings, RefreshConfig, WarehouseResource
@@ -285,6 +286,9 @@ def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
         side = [load_legacy(con, store, window, context.run.run_id, force=config.force,
                             log=context.log),
                 load_daily(con, store, window, context.run.run_id)]
+        # row count, column schema and the focus province's rows, per table and month
+        tables = {key: table_metadata(con, "staging", table, window, chiso.focus_province)
+                  for table, key in ALL_STAGING_KEYS.items()}
 
     unchanged = "\n".join(f"{k}: {v}" for k, v in run.unchanged.items()) or "none"
     # a month staged before but not published since (a run that stopped half way)
@@ -299,8 +303,11 @@ def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
             context.log_event(dg.AssetObservation(asset_key=key, metadata={
                 "not_reloaded": unchanged, "downstream": "current: skipped"}))
     else:
+        for key, (_whole, per_month) in tables.items():
+            add_partition_metadata(context, per_month, asset_key=key)
         for table, key in STAGING_KEYS.items():
             yield dg.MaterializeResult(asset_key=key, metadata={
+                **tables[key][0],
                 "rows_loaded": run.counts.get(f"staging.{table}", 0),
                 "table": f"staging.{table}",
                 "sessions": "\n".join(f"{k}: {v}" for k, v in run.sessions.items()) or "none",
@@ -308,8 +315,9 @@ def staging_tables(context: dg.AssetExecutionContext, config: RefreshConfig,
                 "downstream_rebuilt_for": ", ".join(behind) or "loaded months only",
             })
         for load in side:
-            yield dg.MaterializeResult(asset_key=load.key, metadata=load.metadata or {
-                "rows_loaded": 0, "not_reloaded": "nothing new for this table"})
+            yield dg.MaterializeResult(asset_key=load.key, metadata={
+                **tables[load.key][0], **(load.metadata or {
+                    "rows_loaded": 0, "not_reloaded": "nothing new for this table"})})
     for suite in SUITES:
         outcomes = [o for o in report.outcomes if o.suite == suite.name]
         failed = [o for o in outcomes if not o.success]
