@@ -71,6 +71,16 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     )
 
 
+LEGACY_SELECTION = dg.AssetSelection.assets(
+    ["raw", "portal_captures"], ["staging", "legacy_scores"], ["marts", "province_monthly"],
+    ["marts", "group_monthly"], ["publish", "analyst_copy"])
+
+legacy_job = writer_job(
+    "refresh_legacy", LEGACY_SELECTION,
+    "Months before 2025-07 (the legacy service, 63 provinces): crawl, load "
+    "staging.legacy_scores, rebuild the province and group marts and publish, in one run. "
+    "Only the tables those months have data for are materialized.")
+
 import_job = writer_job(
     "import_spreadsheets", dg.AssetSelection.assets(SHEETS_KEY),
     "Import the ranking spreadsheets waiting in <data>/inbox/ (rejected files move to "

@@ -110,3 +110,25 @@ def test_mart_columns_carry_the_dictionary_descriptions_and_a_focus_preview(run)
     preview = meta["preview"].value
     assert preview.startswith("H44, 2026-08: ")  # the focus province in tests
     assert "| province_code |" in preview and "59.92" in preview  # Phú Thọ's real total
+
+
+def test_the_legacy_job_materializes_only_the_tables_legacy_months_have(tmp_path):
+    """refresh_legacy (the demo's run for 01–06/2025): the province and group tables of a
+    63-province month are materialized; the unit-level tables, which have no data for it,
+    stay missing instead of showing 0 rows."""
+    from conftest import Pipeline
+
+    from tools.portal_server import serve
+    from tools.synthetic_history import write_legacy_replay
+
+    june = "2025-06-01"
+    write_legacy_replay(tmp_path / "replay", [date(2025, 6, 1)])
+    with serve(tmp_path / "replay") as server:
+        p = Pipeline(tmp_path / "data", server.url, provinces="H60")
+        assert p.defs.resolve_job_def("refresh_legacy").execute_in_process(
+            partition_key=june, instance=p.instance).success
+    done = {k.to_user_string() for k in p.defs.resolve_asset_graph().get_all_asset_keys()
+            if june in p.instance.get_materialized_partitions(k)}
+    assert done == {"raw/portal_captures", "staging/legacy_scores", "marts/province_monthly",
+                    "marts/group_monthly", "publish/analyst_copy"}
+    assert _latest(p, ["marts", "province_monthly"], june)["dagster/row_count"].value >= 34
