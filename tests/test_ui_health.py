@@ -132,3 +132,13 @@ def test_the_legacy_job_materializes_only_the_tables_legacy_months_have(tmp_path
     assert done == {"raw/portal_captures", "staging/legacy_scores", "marts/province_monthly",
                     "marts/group_monthly", "publish/analyst_copy"}
     assert _latest(p, ["marts", "province_monthly"], june)["dagster/row_count"].value >= 34
+
+
+def test_refresh_months_does_not_record_legacy_scores_for_its_months(run):
+    """A month from 2025-07 has no legacy data: staging/legacy_scores stays missing for it
+    (refresh_legacy's table), while the province marts built without it are there."""
+    p, _ = run
+    assert "2026-08-01" not in p.instance.get_materialized_partitions(
+        dg.AssetKey(["staging", "legacy_scores"]))
+    assert "2026-08-01" in p.instance.get_materialized_partitions(
+        dg.AssetKey(["marts", "province_monthly"]))
