@@ -25,54 +25,70 @@ def _month_start(d: date) -> date:
     return d.replace(day=1)
 
 
-def open_month_problem(published: Path, now: datetime) -> str | None:
+def open_month_status(published: Path, now: datetime) -> tuple[str | None, dict]:
+    """(the problem or None, the numbers behind it) for the open month."""
     month = _month_start(now.astimezone(ZoneInfo(TIMEZONE)).date())
+    facts = {"month": f"{month:%Y-%m}", "limit_hours": OPEN_MONTH_MAX_AGE.total_seconds() / 3600}
     if not published.exists():
-        return f"no published copy at {published}"
+        return f"no published copy at {published}", facts
     with duckdb.connect(str(published), read_only=True) as con:
         latest = con.execute("SELECT max(captured_at) FROM marts.province_monthly "
                              "WHERE month = ?", [month]).fetchone()[0]
     if latest is None:
-        return f"the open month {month:%Y-%m} is not published at all"
+        return f"the open month {month:%Y-%m} is not published at all", facts
     age = now - latest
+    facts |= {"last_captured": dg.MetadataValue.timestamp(latest),
+              "age_hours": round(age.total_seconds() / 3600, 1)}
     if age > OPEN_MONTH_MAX_AGE:
         return (f"the open month {month:%Y-%m} was last captured {latest:%Y-%m-%d %H:%M} UTC, "
-                f"{age.total_seconds() / 3600:.0f} h ago (limit 26 h)")
-    return None
+                f"{age.total_seconds() / 3600:.0f} h ago (limit 26 h)"), facts
+    return None, facts
 
 
-def closed_month_problem(published: Path, now: datetime) -> str | None:
+def open_month_problem(published: Path, now: datetime) -> str | None:
+    return open_month_status(published, now)[0]
+
+
+def closed_month_status(published: Path, now: datetime) -> tuple[str | None, dict]:
+    """(the problem or None, the numbers behind it) for the month before the open one."""
     today = now.astimezone(ZoneInfo(TIMEZONE)).date()
-    if today.day < CLOSED_MONTH_DUE_DAY:
-        return None
     previous = _month_start(_month_start(today) - timedelta(days=1))
+    facts = {"month": f"{previous:%Y-%m}", "due_day": CLOSED_MONTH_DUE_DAY}
+    if today.day < CLOSED_MONTH_DUE_DAY:
+        return None, facts
     if not published.exists():
-        return f"no published copy at {published}"
+        return f"no published copy at {published}", facts
     with duckdb.connect(str(published), read_only=True) as con:
         rows = con.execute("SELECT count(*) FROM marts.province_monthly WHERE month = ?",
                            [previous]).fetchone()[0]
+    facts["province_rows"] = rows
     if rows == 0:
-        return f"the closed month {previous:%Y-%m} is still missing on the {today:%d/%m}"
-    return None
+        return f"the closed month {previous:%Y-%m} is still missing on the {today:%d/%m}", facts
+    return None, facts
 
 
-def _result(problem: str | None, published: Path) -> dg.AssetCheckResult:
+def closed_month_problem(published: Path, now: datetime) -> str | None:
+    return closed_month_status(published, now)[0]
+
+
+def _result(status: tuple[str | None, dict], published: Path) -> dg.AssetCheckResult:
+    problem, facts = status
     return dg.AssetCheckResult(passed=problem is None, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"problem": problem or "none",
-                                         "published": str(published)})
+                               metadata={"problem": problem or "none", **facts,
+                                         "published": dg.MetadataValue.path(str(published))})
 
 
 @dg.asset_check(asset=PUBLISH_KEY, description="The open month was refreshed within 26 hours.")
 def open_month_is_fresh(chiso: ChisoSettings) -> dg.AssetCheckResult:
     now = datetime.now(ZoneInfo("UTC"))
-    return _result(open_month_problem(chiso.published_path, now), chiso.published_path)
+    return _result(open_month_status(chiso.published_path, now), chiso.published_path)
 
 
 @dg.asset_check(asset=PUBLISH_KEY,
                 description="From the 5th on, last month is published.")
 def closed_month_is_present(chiso: ChisoSettings) -> dg.AssetCheckResult:
     now = datetime.now(ZoneInfo("UTC"))
-    return _result(closed_month_problem(chiso.published_path, now), chiso.published_path)
+    return _result(closed_month_status(chiso.published_path, now), chiso.published_path)
 
 
 freshness_checks = [open_month_is_fresh, closed_month_is_present]

@@ -11,6 +11,7 @@ from dagster._core.storage.tags import (
 from assets.partitions import TIMEZONE
 from assets.resources import ChisoSettings
 from assets.staging.har_assets import HAR_KEY, HarConfig
+from assets.staging.history_assets import LEGACY_KEY
 from assets.staging.inbox import inbox_key, pending_files, stable_files
 from assets.staging.spreadsheet_assets import (
     SHEETS_KEY,
@@ -18,7 +19,7 @@ from assets.staging.spreadsheet_assets import (
     inbox_dir,
     months_of,
 )
-from checks.freshness import freshness_checks
+from checks.freshness import PUBLISH_KEY, freshness_checks
 
 from .incidents import incident_report
 
@@ -34,8 +35,12 @@ def writer_job(name: str, selection, description: str):
 
 refresh_job = writer_job(
     "refresh_months",
-    # everything monthly; spreadsheets and HARs come in through the inbox (import_inbox)
-    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY),
+    # everything monthly; spreadsheets and HARs come in through the inbox (import_inbox),
+    # and staging/legacy_scores is refresh_legacy's: a month from 2025-07 has no legacy data,
+    # so it is not recorded as materialized (empty) for it. (A range over months before
+    # 2025-07 still loads the legacy service's answers into staging.legacy_scores, in the
+    # staging step, without recording it: use refresh_legacy for those months.)
+    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY, LEGACY_KEY),
     "Crawl, validate, load, build the marts and publish, for one month or a range of "
     "months (one run).")
 
@@ -70,6 +75,16 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
               ASSET_PARTITION_RANGE_END_TAG: current.isoformat()},
     )
 
+
+LEGACY_SELECTION = dg.AssetSelection.assets(
+    ["raw", "portal_captures"], LEGACY_KEY, ["marts", "province_monthly"],
+    ["marts", "group_monthly"], ["publish", "analyst_copy"])
+
+legacy_job = writer_job(
+    "refresh_legacy", LEGACY_SELECTION,
+    "Months before 2025-07 (the legacy service, 63 provinces): crawl, load "
+    "staging.legacy_scores, rebuild the province and group marts and publish, in one run. "
+    "Only the tables those months have data for are materialized.")
 
 import_job = writer_job(
     "import_inbox", dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY),
@@ -130,17 +145,46 @@ def spreadsheet_inbox(context: dg.SensorEvaluationContext, chiso: ChisoSettings)
         tags={"chiso766/inbox_files": str(len(files)), INBOX_KEY_TAG: key})
 
 
+def month_blocks(months: list[str]) -> list[tuple[str, str]]:
+    """Consecutive months grouped: ['2023-08', '2024-08', '2025-07', '2025-08'] ->
+    [('2023-08', '2023-08'), ('2024-08', '2024-08'), ('2025-07', '2025-08')]."""
+    blocks: list[list[date]] = []
+    for month in sorted({date.fromisoformat(f"{m}-01") for m in months}):
+        if blocks and previous_month(month) == blocks[-1][-1]:
+            blocks[-1].append(month)
+        else:
+            blocks.append([month])
+    return [(f"{b[0]:%Y-%m}", f"{b[-1]:%Y-%m}") for b in blocks]
+
+
+def rebuilt_since(instance: dg.DagsterInstance, months: list[str], timestamp: float) -> bool:
+    """Every month was published (rebuild_history's last step) after `timestamp`."""
+    for month in months:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=PUBLISH_KEY, asset_partitions=[f"{month}-01"]),
+            limit=1).records
+        if not records or records[0].timestamp < timestamp:
+            return False
+    return True
+
+
 @dg.asset_sensor(asset_key=SHEETS_KEY, job=history_job,
                  default_status=dg.DefaultSensorStatus.RUNNING,
                  description="After an import, rebuild the marts of the months it brought "
-                             "and publish (job rebuild_history).")
+                             "and publish (job rebuild_history, one run per block of "
+                             "consecutive months, so a month without data is never "
+                             "materialized).")
 def history_after_import(context: dg.SensorEvaluationContext,
                          asset_event: dg.EventLogEntry):
     materialization = asset_event.asset_materialization
     months = months_of(materialization.metadata if materialization else {})
     if not months:
         return dg.SkipReason("the import brought no month (every file was rejected)")
-    return dg.RunRequest(
-        run_key=f"history-{asset_event.run_id}",
-        tags={ASSET_PARTITION_RANGE_START_TAG: f"{min(months)}-01",
-              ASSET_PARTITION_RANGE_END_TAG: f"{max(months)}-01"})
+    if rebuilt_since(context.instance, months, asset_event.timestamp):
+        # e.g. the demo, or an operator, ran rebuild_history after the import already
+        return dg.SkipReason(f"{', '.join(months)}: rebuilt and published since the import")
+    return [dg.RunRequest(
+        run_key=f"history-{asset_event.run_id}-{first}",
+        tags={ASSET_PARTITION_RANGE_START_TAG: f"{first}-01",
+              ASSET_PARTITION_RANGE_END_TAG: f"{last}-01"})
+        for first, last in month_blocks(months)]

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Set up, then run the whole pipeline on the bundled data: the real Phú Thọ captures
-# of 08/2026 plus a deterministic synthetic sample (34 provinces, 06–11/2026), and the
-# history before it: the legacy service (63 provinces, 01–06/2025) and four ranking
-# spreadsheets dropped in the inbox (08/2023, 08/2024, 07/2025, 08/2025).
+# of 08/2026 plus a deterministic synthetic sample (34 provinces, six months up to the
+# current month, which is the open one; from 08/2026 at the latest, so the real captures
+# are in it), and the history before it: the legacy service (63 provinces, 01–06/2025)
+# and four ranking spreadsheets dropped in the inbox (08/2023, 08/2024, 07/2025, 08/2025).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CHISO_ROOT"
 bash scripts/setup.sh
-FIRST="${CHISO_DEMO_FIRST_MONTH:-2026-06-01}"
-LAST="${CHISO_DEMO_LAST_MONTH:-2026-11-01}"
+# six months up to this month, the open one (scripts/demo_months.sh)
+MONTHS="$(bash scripts/demo_months.sh)"
+read -r FIRST LAST <<<"$MONTHS"
 LEGACY_FIRST="${CHISO_DEMO_LEGACY_FIRST_MONTH:-2025-01-01}"
 LEGACY_LAST="${CHISO_DEMO_LEGACY_LAST_MONTH:-2025-06-01}"
 DATA="${CHISO_DATA_DIR:-$CHISO_ROOT/data}"
@@ -36,13 +38,20 @@ run() {  # run <what> <log name> <dg launch arguments...>
 
 run "job refresh_months for ${FIRST:0:7} .. ${LAST:0:7} (one Dagster run)" run \
   --job refresh_months --partition-range "${FIRST}...${LAST}"
-run "job refresh_months for ${LEGACY_FIRST:0:7} .. ${LEGACY_LAST:0:7} (the legacy service)" legacy \
-  --job refresh_months --partition-range "${LEGACY_FIRST}...${LEGACY_LAST}"
+# refresh_legacy, not refresh_months: those months have only the province and group
+# tables, so the unit-level tables are not recorded as materialized (empty) for them
+run "job refresh_legacy for ${LEGACY_FIRST:0:7} .. ${LEGACY_LAST:0:7} (the legacy service)" legacy \
+  --job refresh_legacy --partition-range "${LEGACY_FIRST}...${LEGACY_LAST}"
 # Under the Dagster daemon the sensors spreadsheet_inbox and history_after_import do
 # these two steps by themselves; the demo runs them in turn.
 run "job import_inbox (the files waiting in $DATA/inbox)" import --job import_inbox
-run "job rebuild_history for 2023-08 .. 2025-08" history \
-  --job rebuild_history --partition-range "2023-08-01...2025-08-01"
+# One run per block of consecutive months the import brought (as the sensor does), so
+# the months in between, which have no data, are not recorded as materialized.
+for block in 2023-08 2024-08 2025-07:2025-08; do
+  first="${block%%:*}" last="${block##*:}"
+  run "job rebuild_history for $first .. $last" "history-$first" \
+    --job rebuild_history --partition-range "$first-01...$last-01"
+done
 echo
 python -m assets.publish.summary
 echo

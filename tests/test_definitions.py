@@ -44,6 +44,11 @@ def describe(d: dg.Definitions) -> dict:
         "schedules": {s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone,
                                "job": s.job_name}
                       for s in d.get_repository_def().schedule_defs},
+        "sensors": {s.name: {"jobs": sorted(j.name for j in s.jobs),
+                             "type": s.sensor_type.value,
+                             "default_status": s.default_status.value,
+                             "minimum_interval_seconds": s.minimum_interval_seconds}
+                    for s in d.get_repository_def().sensor_defs},
         "resources": sorted(d.resources),
     }
 

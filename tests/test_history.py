@@ -48,10 +48,10 @@ def _sensor_run(p: Pipeline):
     assert result.success
     tick = history_after_import.evaluate_tick(
         dg.build_sensor_context(instance=p.instance, definitions=p.defs))
-    follow = (tick.run_requests or [None])[0] or dg.SkipReason(tick.skip_message)
-    if isinstance(follow, dg.RunRequest):
+    follow = tick.run_requests or dg.SkipReason(tick.skip_message)
+    for request in tick.run_requests or []:
         assert p.defs.resolve_job_def("rebuild_history").execute_in_process(
-            tags=follow.tags, instance=p.instance).success
+            tags=request.tags, instance=p.instance).success
     return result, follow
 
 
@@ -124,9 +124,9 @@ def test_spreadsheets_in_both_layouts_are_imported_and_a_broken_one_is_set_aside
     kept = sorted(x.name for x in (p.settings.raw_dir / "spreadsheets").iterdir()
                   if not x.name.endswith(".meta.json"))
     assert len(kept) == 3 and any(k.endswith("bao-cao-hong.xlsx") for k in kept)
-    # the import ran the marts of its months, 2024-08 .. 2025-04
-    assert follow.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-08-01"
-    assert follow.tags[ASSET_PARTITION_RANGE_END_TAG] == "2025-04-01"
+    # the import ran the marts of its months, one run per block of consecutive months
+    assert [(r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG])
+            for r in follow] == [("2024-08-01", "2024-08-01"), ("2025-04-01", "2025-04-01")]
     with p.published() as con:
         layouts = con.execute("""
             SELECT month, layout, count(*), count(clgq), count(online_combined)
@@ -135,6 +135,32 @@ def test_spreadsheets_in_both_layouts_are_imported_and_a_broken_one_is_set_aside
                        (APR_2025, "online_merged", 63, 0, 63)]
     # nothing waits in the inbox any more: the sensor skips
     assert isinstance(_sensor_run(p)[1], dg.SkipReason)
+
+
+def test_after_the_import_and_its_rebuilds_no_sensor_asks_for_a_run(history):
+    """What `dg dev` does right after the demo: each sensor's first tick, no cursor yet
+    (the daemon never ran), finds nothing to do."""
+    p = history[0]
+    tick = history_after_import.evaluate_tick(
+        dg.build_sensor_context(instance=p.instance, definitions=p.defs, cursor=None))
+    assert not tick.run_requests
+    assert "rebuilt and published since the import" in tick.skip_message
+    assert tick.cursor  # moved past the import, as a daemon leaves it
+    chiso = ChisoSettings(data_dir=str(p.data_dir))
+    inbox = spreadsheet_inbox(dg.build_sensor_context(instance=p.instance,
+                                                      resources={"chiso": chiso}))
+    assert isinstance(inbox, dg.SkipReason)
+
+
+def test_months_without_data_are_not_materialized(history):
+    """The rebuilds covered 2024-08 and 2025-04 only: the months between them, which have
+    no data, show as missing, not as materialized with 0 rows."""
+    p = history[0]
+    for name in ("province_monthly", "group_monthly"):
+        done = p.instance.get_materialized_partitions(dg.AssetKey(["marts", name]))
+        assert "2024-08-01" in done and "2025-04-01" in done and "2025-07-01" in done
+        assert not done & {f"2024-{m:02d}-01" for m in range(9, 13)}, name
+        assert not done & {f"2025-{m:02d}-01" for m in range(1, 4)}, name
 
 
 def test_tuyen_quang_is_one_series_across_the_merger(history):

@@ -62,12 +62,16 @@ DEFAULT_OUT_DIR = PROJECT_ROOT / "data" / "portal-replay"
 PROVINCES_FILE = PROJECT_ROOT / "data" / "reference" / "provinces.json"
 
 DEFAULT_MONTHS: list[date] = [date(2026, m, 1) for m in range(6, 12)]
-# The last default month is still open: the portal has only ~28 of its 30 days.
+# The last month generated is still open (unless told otherwise): the portal has only
+# ~28 of its 30 days. The demo generates up to the current calendar month, so its open
+# month is today's; the output depends on the arguments only, never on the clock.
 OPEN_MONTH = DEFAULT_MONTHS[-1]
 OPEN_MONTH_FRACTION = 28 / 30
 # Month drift is measured from the month of the real captures, so Phú Thọ's
-# synthetic months stay close to its real one.
+# synthetic months stay close to its real one; it stops growing a year away from it,
+# so a range far from 2026 stays as plausible as one around it.
 ANCHOR_MONTH = date(2026, 8, 1)
+MAX_DRIFT_MONTHS = 12
 
 GENERATOR = "tools.synthetic"
 DEFAULT_SEED = 766
@@ -274,7 +278,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _months_since_anchor(month: date) -> int:
-    return (month.year - ANCHOR_MONTH.year) * 12 + month.month - ANCHOR_MONTH.month
+    steps = (month.year - ANCHOR_MONTH.year) * 12 + month.month - ANCHOR_MONTH.month
+    return max(-MAX_DRIFT_MONTHS, min(MAX_DRIFT_MONTHS, steps))
 
 
 def group_score(group: str, data: dict) -> float:
@@ -594,13 +599,13 @@ class _Month:
 
 
 def _month_context(province: Province, month: date, seed: int,
-                   templates: Templates) -> _Month:
+                   templates: Templates, open_month: date | None = OPEN_MONTH) -> _Month:
     rng = random.Random(f"{seed}:{province.code}:{month_key(month)}")
     p = province.profile
     steps = _months_since_anchor(month)
     rates = {key: _drift(base, p.trend * steps + rng.gauss(0, 0.05))
              for key, base in p.rates.items()}
-    scale = (OPEN_MONTH_FRACTION if month == OPEN_MONTH else 1.0) * math.exp(rng.gauss(0, 0.02))
+    scale = (OPEN_MONTH_FRACTION if month == open_month else 1.0) * math.exp(rng.gauss(0, 0.02))
     noisy = [u.weight * math.exp(rng.gauss(0, 0.08)) for u in province.units]
     total = sum(noisy) or 1.0
     received = [round(p.dossiers * scale * w / total) for w in noisy]
@@ -951,10 +956,11 @@ BUILDERS = {  # in GROUP_CODES order: the month's generator is consumed in this 
 }
 
 
-def province_month(province: Province, month: date, seed: int,
-                   templates: Templates) -> dict[str, dict]:
-    """The six group responses of one province-month, by group code."""
-    ctx = _month_context(province, month, seed, templates)
+def province_month(province: Province, month: date, seed: int, templates: Templates,
+                   open_month: date | None = OPEN_MONTH) -> dict[str, dict]:
+    """The six group responses of one province-month, by group code (``open_month``: the
+    month the portal has only part of; None when every month is closed)."""
+    ctx = _month_context(province, month, seed, templates, open_month)
     return {group: BUILDERS[group](ctx) for group in GROUP_CODES}
 
 
@@ -1060,16 +1066,20 @@ def _atomic_write(path: Path, body: bytes) -> None:
 
 def generate(out_dir: Path, months: list[date], provinces: list[str] | None = None,
              seed: int = DEFAULT_SEED, samples_dir: Path = DEFAULT_SAMPLES_DIR,
-             national_shape: str = "full") -> dict:
+             national_shape: str = "full", open_month: date | None = OPEN_MONTH) -> dict:
     """Write a replay directory; return {files, bytes, provinces, months, real}.
 
-    ``national_shape``: "full" or "minimal" (see national_summary)."""
+    ``national_shape``: "full" or "minimal" (see national_summary).
+    ``open_month``: the month still open (a partial month of dossiers), None for none.
+    The default, 2026-11, is the original sample's, which the tests' figures were pinned
+    on; the command line's default is the last month generated."""
     out_dir, samples_dir = Path(out_dir), Path(samples_dir)
     if out_dir.resolve().is_relative_to(samples_dir.resolve()):
         raise ValueError(f"refusing to write into the samples directory {samples_dir}")
     months = sorted({m.replace(day=1) for m in months})
     if not months:
         raise ValueError("no months to generate")
+    open_month = open_month and open_month.replace(day=1)
     refs = load_provinces()
     codes = [ref["departmentCode"] for ref in refs]
     selected = set(codes) if provinces is None else set(provinces)
@@ -1098,7 +1108,8 @@ def generate(out_dir: Path, months: list[date], provinces: list[str] | None = No
         for code in codes:  # every province: the summary must not depend on the selection
             province = models[code]
             real = captures.get((province.id, month))
-            responses = None if real else province_month(province, month, seed, templates)
+            responses = None if real else province_month(province, month, seed, templates,
+                                                          open_month)
             scores[code] = {g: group_score(g, real[g].data if real else responses[g]["data"])
                             for g in GROUP_CODES}
             if code not in selected:
@@ -1150,6 +1161,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="YYYY-MM:YYYY-MM (inclusive) or YYYY-MM,YYYY-MM,...")
     parser.add_argument("--provinces", default=None,
                         help="province codes, e.g. H44,H60 (default: all 34)")
+    parser.add_argument("--open-month", default=None,
+                        help="YYYY-MM: the month still open (default: the last one generated)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES_DIR)
     parser.add_argument("--national-shape", choices=NATIONAL_SHAPES, default="full",
@@ -1161,8 +1174,10 @@ def main(argv: list[str] | None = None) -> int:
                  if args.provinces else None)
     started = time.perf_counter()
     try:
-        stats = generate(args.out, parse_months(args.months), provinces, args.seed, args.samples,
-                         args.national_shape)
+        months = parse_months(args.months)
+        open_month = parse_months(args.open_month)[0] if args.open_month else months[-1]
+        stats = generate(args.out, months, provinces, args.seed, args.samples,
+                         args.national_shape, open_month)
     except ValueError as exc:
         parser.error(str(exc))
     stats["seconds"] = round(time.perf_counter() - started, 2)

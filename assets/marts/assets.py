@@ -5,8 +5,9 @@ from datetime import date
 import dagster as dg
 import duckdb
 
+from assets.metadata import add_partition_metadata, table_metadata
 from assets.partitions import monthly_partitions, months_in_window
-from assets.resources import WarehouseResource
+from assets.resources import ChisoSettings, WarehouseResource
 from assets.warehouse import ensure_schema, months_after, read_sql, refresh_reference
 
 STAGING = lambda *names: [dg.AssetKey(["staging", n]) for n in names]  # noqa: E731
@@ -80,7 +81,8 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
               partitions_def=monthly_partitions,
               backfill_policy=dg.BackfillPolicy.single_run(), pool="duckdb_warehouse",
               kinds={"duckdb", "sql"})
-    def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+              chiso: ChisoSettings):
         months = months_in_window(context)
         with warehouse.get_connection() as con:
             ensure_schema(con)
@@ -88,8 +90,10 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
             # The month after a rebuilt one has a month-over-month change to refresh too.
             touched = months_after(con, months)
             rows = rebuild_months(con, name, touched)
+            whole, per_month = table_metadata(con, "marts", name, months, chiso.focus_province)
+        add_partition_metadata(context, per_month)
         return dg.MaterializeResult(metadata={
-            "rows": rows, "table": f"marts.{name}",
+            **whole, "rows": rows, "table": f"marts.{name}",
             "months_rebuilt": ", ".join(m.isoformat()[:7] for m in touched)})
 
     return build

@@ -22,6 +22,7 @@ import dagster as dg
 import polars as pl
 
 from assets.domain.provinces import era_of
+from assets.metadata import add_partition_metadata, table_metadata
 from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import RawStore, latest_complete_session
 from assets.resources import ChisoSettings, StagingConfig, WarehouseResource
@@ -287,11 +288,15 @@ def downstream_behind(instance: dg.DagsterInstance, months: list[str]) -> list[s
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool="duckdb_warehouse",
     name="staging_tables",
+    # refresh_legacy selects staging/legacy_scores only: the months before 2025-07 have no
+    # data for the other tables, so they are not recorded as materialized for them
+    can_subset=True,
 )
 def staging_tables(context: dg.AssetExecutionContext, config: StagingConfig,
                    chiso: ChisoSettings, warehouse: WarehouseResource):
     from checks.gx_runner import outcome_rows
 
+    chosen, chosen_checks = context.selected_asset_keys, context.selected_asset_check_keys
     # Months before 2025-07 come from the legacy service: staging/legacy_scores.
     window = months_in_window(context)
     months = [m for m in window if era_of(m) == "34"]
@@ -341,6 +346,9 @@ def staging_tables(context: dg.AssetExecutionContext, config: StagingConfig,
         side = [load_legacy(con, store, window, context.run.run_id, force=config.force,
                             log=context.log),
                 load_daily(con, store, window, context.run.run_id)]
+        # row count, column schema and the focus province's rows, per table and month
+        tables = {key: table_metadata(con, "staging", table, window, chiso.focus_province)
+                  for table, key in ALL_STAGING_KEYS.items()}
 
     unchanged = "\n".join(f"{k}: {v}" for k, v in run.unchanged.items()) or "none"
     # a month staged before but not published since (a run that stopped half way)
@@ -352,30 +360,41 @@ def staging_tables(context: dg.AssetExecutionContext, config: StagingConfig,
         context.log.info("Nothing new to stage: the marts, the published copy and the "
                          "scorecard are current and are not rebuilt.")
         for key in STAGING_KEYS.values():
-            context.log_event(dg.AssetObservation(asset_key=key, metadata={
-                "not_reloaded": unchanged, "downstream": "current: skipped"}))
+            if key in chosen:
+                context.log_event(dg.AssetObservation(asset_key=key, metadata={
+                    "not_reloaded": unchanged, "downstream": "current: skipped"}))
     else:
+        for key, (_whole, per_month) in tables.items():
+            if key in chosen:
+                add_partition_metadata(context, per_month, asset_key=key)
         for table, key in STAGING_KEYS.items():
+            if key not in chosen:
+                continue
             yield dg.MaterializeResult(asset_key=key, metadata={
+                **tables[key][0],
                 "rows_loaded": run.counts.get(f"staging.{table}", 0),
                 "table": f"staging.{table}",
                 "sessions": "\n".join(f"{k}: {v}" for k, v in run.sessions.items()) or "none",
                 "not_reloaded": unchanged,
                 "downstream_rebuilt_for": ", ".join(behind) or "loaded months only",
             })
-        for load in side:
-            yield dg.MaterializeResult(asset_key=load.key, metadata=load.metadata or {
-                "rows_loaded": 0, "not_reloaded": "nothing new for this table"})
+        for load in (s for s in side if s.key in chosen):
+            yield dg.MaterializeResult(asset_key=load.key, metadata={
+                **tables[load.key][0], **(load.metadata or {
+                    "rows_loaded": 0, "not_reloaded": "nothing new for this table"})})
     for suite in SUITES:
+        target = STAGING_KEYS[CHECK_TARGET[suite.dataset]]
+        if dg.AssetCheckKey(target, suite.name) not in chosen_checks:
+            continue
         outcomes = [o for o in report.outcomes if o.suite == suite.name]
         failed = [o for o in outcomes if not o.success]
         yield dg.AssetCheckResult(
-            asset_key=STAGING_KEYS[CHECK_TARGET[suite.dataset]], check_name=suite.name,
-            passed=not failed,
+            asset_key=target, check_name=suite.name, passed=not failed,
             severity=dg.AssetCheckSeverity.ERROR if suite.blocking else dg.AssetCheckSeverity.WARN,
             metadata={"expectations": len(outcomes), "failed": len(failed),
                       "details": "\n".join(o.message() for o in failed)
                       or ("all passed" if outcomes else "not re-run: captures unchanged since "
                           "they passed")})
     for load in side:
-        yield from load.checks
+        yield from (c for c in load.checks
+                    if dg.AssetCheckKey(c.asset_key, c.check_name) in chosen_checks)

@@ -26,6 +26,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.domain.provinces import era_of
+from assets.metadata import whole_table_metadata
 from assets.raw.store import write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.sources.endpoints import month_key
@@ -239,11 +240,15 @@ def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
                                      f"{'; '.join(table.skipped) or 'nothing'}")
                 except Rejected as exc:
                     safe_reject(path, inbox, outcome, exc.reason, exc.where, context.log)
+            table_meta = whole_table_metadata(con, "staging", "spreadsheet_scores")
+    else:
+        table_meta = {}
 
     imported = [o for o in outcomes if o.status == "imported"]
     rejected = [o for o in outcomes if o.status == "rejected"]
     months = sorted({o.month for o in imported})
     yield dg.MaterializeResult(metadata={
+        **table_meta,
         "months": ",".join(month_key(m) for m in months),
         "imported": "\n".join(f"{o.name}: {month_key(o.month)}, {o.rows} rows" for o in imported)
         or "none",
