@@ -33,12 +33,34 @@ def test_the_ui_links_to_the_latest_page_of_the_run(run):
               if e.asset_key == dg.AssetKey(["report", "scorecard"])]
     assert {e.partition for e in events} == {"2026-07-01", "2026-08-01"}
     metadata = events[-1].materialization.metadata
-    assert metadata["path"].value == str(page(run, AUGUST))
-    assert metadata["url"].value == page(run, AUGUST).as_uri()
-    assert "07/2026" in metadata["pages"].value and metadata["focus_province"].value == "H44"
+    assert metadata["scorecard"].value == str(page(run, AUGUST))
+    assert metadata["run_months"].value == "07/2026, 08/2026"
+    assert metadata["focus_province"].value == "H44"
+    # no file:// link (the http UI cannot open one): the totals and top losses inline
+    assert not any("file://" in str(v.value) for v in metadata.values())
+    assert "Total **" in metadata["preview"].value and "Largest losses" in metadata[
+        "preview"].value
+    assert metadata["site_index"].value == str(run[0].data_dir / "reports" / "index.html")
+    assert metadata["site_newest_page"].value.endswith("2026-08/H44.html")
+    assert metadata["pdf"].value == str(page(run, AUGUST).with_suffix(".pdf"))
+    assert page(run, AUGUST).with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     # the charts are written next to the page too
     assert sorted(p.name for p in page(run, AUGUST).parent.glob("*.png")) == [
         f"H44-{c}.png" for c in ("change", "groups", "history", "metrics", "units")]
+
+
+def test_a_run_of_older_months_leaves_the_newest_month_latest(run):
+    """The legacy months run after today's: the UI must still point at the newest."""
+    pipeline = run[0]
+    job = pipeline.defs.resolve_implicit_global_asset_job_def()
+    key = dg.AssetKey(["report", "scorecard"])
+    done = job.execute_in_process(partition_key=JULY.isoformat(), asset_selection=[key],
+                                  instance=pipeline.instance)
+    assert done.success
+    latest = pipeline.instance.get_latest_materialization_event(key)
+    assert latest.dagster_event.partition == AUGUST.isoformat()
+    assert latest.asset_materialization.metadata["newest_month"].value == "08/2026"
+    assert latest.asset_materialization.metadata["run_months"].value == "07/2026"
 
 
 def test_every_chart_renders_in_a_browser(run, chromium):
