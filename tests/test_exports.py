@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from openpyxl import load_workbook
 
-from assets.publish.exports import BOM, EXPLAIN_SHEET, write_exports
+from assets.publish.exports import BOM, EXPLAIN_SHEET, write_exports, write_xlsx
 from assets.warehouse import ensure_schema
 
 MONTHS = [date(2025, m, 1) for m in range(1, 13)]
@@ -92,6 +92,16 @@ def test_the_workbook_reads_back_with_another_library(published, exported):
     assert hn["total_score"] == pytest.approx(70.25 + 11 + 0.02) and hn["rank"] == 3
     assert hn["captured_at"] == datetime(2025, 12, 1, 3, 4, 5)  # a real date, not text
     assert hn["is_synthetic"] is False
+
+
+def test_a_month_larger_than_a_sheet_keeps_its_first_rows(published, tmp_path):
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = write_xlsx(con, tmp_path / "small.xlsx", ["marts.province_monthly"], 2 + 2)
+    assert rows == {"marts.province_monthly": 2}
+    sheet = list(load_workbook(tmp_path / "small.xlsx", read_only=True)["province_monthly"]
+                 .values)
+    assert "chỉ giữ 2 dòng đầu của tháng 12/2025" in sheet[0][0]
+    assert {r[0] for r in sheet[2:]} == {datetime(2025, 12, 1)}
 
 
 def test_the_header_is_frozen(published, exported):

@@ -1,5 +1,6 @@
 """The scorecard a leader opens: a real page, opened in a real (headless) browser."""
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -88,8 +89,15 @@ def test_the_page_says_what_the_data_is(run):
     html = page(run, AUGUST).read_text("utf-8")
     assert "Bảng điểm Bộ chỉ số 766" in html and "tháng 08/2026" in html
     # the national summary is synthetic, the Phú Thọ detail of 08/2026 is real: both said
-    assert "SYNTHETIC national summary" in html and "real captures" in html
-    assert "tạm tính (provisional)" in html and "TEMP_NATIONAL_REPORT_DENOMINATOR" in html
+    assert "bảng tổng hợp toàn quốc mô phỏng" in html and "số liệu thật lấy từ Cổng" in html
+    assert "Xếp loại là tạm tính" in html and "TEMP_NATIONAL_REPORT_DENOMINATOR" in html
+    # Vietnamese that reads right: the gap said from the province's side, Vietnam time,
+    # no "summary data" wording, no space before a colon
+    assert re.search(r"Tỉnh: [-+−]\d+,\d\d so với TB cả nước", html)
+    assert "(giờ Việt Nam)" in html and " UTC" not in html
+    assert "MẪU TỔNG HỢP" not in html
+    text = re.sub(r"<style>.*?</style>|<script>.*?</script>|<[^>]+>", " ", html, flags=re.S)
+    assert not re.search(r"\w :", text)
     # the ten costliest units, the what-if and the change since July
     assert html.count("<tr><td>10</td>") == 1 and "Sở Nông Nghiệp" in html
     assert "(a) bằng tỉnh tốt nhất" in html and "5. Thay đổi so với tháng trước" in html

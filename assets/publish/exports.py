@@ -94,22 +94,28 @@ def _sheet_name(table: str) -> str:
     return table[:31]
 
 
-def _month_cut(con, table: str, limit: int) -> tuple[str, date | None]:
-    """The rows of a mart that fit in `limit` rows: the most recent whole months."""
+def _month_cut(con, table: str, limit: int) -> tuple[str, date | None, bool]:
+    """The rows of a mart that fit in `limit` rows: the most recent whole months (or, when
+    the newest month alone is larger, its first `limit` rows); the first month kept, and
+    whether that month itself was cut."""
     cols = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name || '.' || table_name = ?", [table]).fetchall()]
-    order = " ORDER BY month" if "month" in cols else ""
+    order = " ORDER BY month DESC" if "month" in cols else ""
     order += ", province_code" if "province_code" in cols else ""
     total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
     if total <= limit or "month" not in cols:
-        return f"SELECT * FROM {table}{order}", None  # noqa: S608
+        return f"SELECT * FROM {table}{order} LIMIT {int(limit)}", None, False  # noqa: S608
     first = con.execute(f"""
         SELECT min(month) FROM (
             SELECT month, sum(count(*)) OVER (ORDER BY month DESC) AS upto
             FROM {table} GROUP BY month) WHERE upto <= ?""", [limit]).fetchone()[0]  # noqa: S608
+    if first is None:  # the newest month alone passes the limit
+        first = con.execute(f"SELECT max(month) FROM {table}").fetchone()[0]  # noqa: S608
+        return (f"SELECT * FROM {table} WHERE month = DATE '{first}'{order} "  # noqa: S608
+                f"LIMIT {int(limit)}", first, True)
     return (f"SELECT * FROM {table} WHERE month >= DATE '{first}'{order}",  # noqa: S608
-            first)
+            first, False)
 
 
 def _cell(v):
@@ -166,7 +172,7 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str],
         explain.set_column(c, c, w)
     written = {}
     for table in tables:
-        query, first = _month_cut(con, table, min(max_rows, EXCEL_MAX_ROWS) - 2)
+        query, first, cut = _month_cut(con, table, min(max_rows, EXCEL_MAX_ROWS) - 2)
         total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
         cur = con.execute(query)
         names = [d[0] for d in cur.description]
@@ -175,9 +181,12 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str],
         title = table_comments.get(table, "")
         if first is not None:
             limit = vn(min(max_rows, EXCEL_MAX_ROWS), 0)
+            kept = (f"chỉ giữ {vn(min(max_rows, EXCEL_MAX_ROWS) - 2, 0)} dòng đầu của tháng "
+                    f"{first:%m/%Y}" if cut else
+                    f"chỉ giữ các tháng gần nhất, từ {first:%m/%Y} trở đi")
             title = (f"Bảng có {vn(total, 0)} dòng, quá giới hạn {limit} dòng của sheet: sheet "
-                     f"này chỉ giữ các tháng gần nhất, từ {first:%m/%Y} trở đi. Đủ mọi tháng: "
-                     f"file {table}.parquet hoặc {table}.csv. — {title}")
+                     f"này {kept}. Đủ mọi tháng: file {table}.parquet hoặc {table}.csv. "
+                     f"— {title}")
         ws.write_string(0, 0, title, note)
         ws.write_row(1, 0, names, bold)
         ws.freeze_panes(2, 0)

@@ -20,18 +20,17 @@ import json
 import os
 import time
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import jinja2
 
 from .data import load_scorecard
-from .numbers import METHODS, UNIT_TYPES, vn
+from .numbers import METHODS, UNIT_TYPES, vn, vn_time
 from .priority import rank_actions
 
 MERGER = date(2025, 7, 1)
-VN_TIME = timedelta(hours=7)
 HERE = Path(__file__).parent
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -59,13 +58,6 @@ def _rows(con, query: str, params: list | None = None) -> list[dict]:
     cur = con.execute(query, params or [])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-def vn_time(ts: datetime | None) -> str:
-    """A UTC timestamp as Vietnam time (UTC+7), the way an official reads it."""
-    if ts is None:
-        return "–"
-    return f"{(ts.astimezone(UTC) + VN_TIME):%H:%M %d/%m/%Y} (giờ Việt Nam)"
 
 
 def month_digests(con) -> dict[date, str]:
