@@ -228,3 +228,20 @@ def test_a_pre_merger_page_in_a_browser(browser):
     page = browser["pre-merger"]
     assert page["overflow"] == 0
     assert "33/63" in page["text"] and not re.search(r"\d+\s*/\s*34\b", page["text"])
+
+
+def test_a_month_with_merged_groups_still_draws(tmp_path):
+    """Spreadsheets of 07-08/2025 merge CLGQ and TTTT in one column: no group score."""
+    from assets.report.data import Scorecard
+    from assets.report.page import draw_charts
+
+    history = [{"month": JULY, "total_score": 70.0, "national_avg_score": 72.0,
+                "best_score": 90.0, "rank": 20, "ranked_of": 34}]
+    groups = [{"group_code": "CKMB", "group_name": "Công khai, minh bạch", "score": 14.0,
+               "max_score": 18.0, "points_lost": 4.0},
+              {"group_code": "CLGQ", "group_name": "Dịch vụ công trực tuyến", "score": None,
+               "max_score": 12.0, "points_lost": None}]
+    card = Scorecard(code="H60", month=JULY, province={}, history=history, groups=groups)
+    charts = draw_charts(card)
+    assert set(charts) == {"history", "groups"}
+    assert all(png.startswith(b"\x89PNG") for png in charts.values())

@@ -25,7 +25,8 @@ SOURCE_TABLES = ("marts.province_monthly, group_monthly, metric_monthly, unit_po
 
 def draw_charts(card: Scorecard) -> dict[str, bytes]:
     out = {"history": charts.history_chart(card.history),
-           "groups": charts.groups_chart(card.groups)}
+           # a month whose source merged two groups in one column has no score for them
+           "groups": charts.groups_chart([g for g in card.groups if g["score"] is not None])}
     if card.pulled:
         out["metrics"] = charts.metrics_chart(card.metrics)
     if card.units:
