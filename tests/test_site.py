@@ -245,3 +245,17 @@ def test_a_month_with_merged_groups_still_draws(tmp_path):
     charts = draw_charts(card)
     assert set(charts) == {"history", "groups"}
     assert all(png.startswith(b"\x89PNG") for png in charts.values())
+
+
+def test_the_pre_merger_scorecard_leads_with_the_official_ranks(site):
+    from assets.report.data import load_scorecard
+    from assets.report.page import render_html
+
+    out, *_ = site
+    with duckdb.connect(str(out.parent / "published.duckdb"), read_only=True) as con:
+        card = load_scorecard(con, "H60", PRE)
+    html = render_html(card, {"history": b"", "groups": b""}, out)
+    text = re.sub(r"<style>.*?</style>|<script>.*?</script>|<[^>]+>", " ", html, flags=re.S)
+    assert "33/63" in text and "59/63" in text and "ước tính so sánh" in text
+    assert text.index("33/63") < text.index("Tổng điểm")
+    assert not re.search(r"\d+\s*/\s*34\b", text)

@@ -28,6 +28,8 @@ class Scorecard:
     whatif: list[dict] = field(default_factory=list)
     change: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # before the 07/2025 merger: the official figures of the former provinces (rank of 63)
+    predecessors: list[dict] = field(default_factory=list)
 
     @property
     def pulled(self) -> bool:
@@ -83,6 +85,11 @@ def load_scorecard(con: duckdb.DuckDBPyConnection, code: str, month: date) -> Sc
         WHERE province_code = ? AND month = ? AND points_lost > 0.005
         ORDER BY points_lost DESC, metric_code""", [code, month])
     card.change = _change(con, code, month)
+    if province[0].get("series") == "comparable":
+        card.predecessors = _rows(con, """
+            SELECT province_name, total_score, rank, ranked_of FROM marts.province_monthly
+            WHERE month = ? AND successor_code = ? AND province_code IS NULL AND era = '63'
+            ORDER BY rank""", [month, code])
     card.warnings = _warnings(con, card)
     return card
 

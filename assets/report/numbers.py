@@ -7,6 +7,15 @@ METHODS = {"exact_pooled": "phân bổ chính xác cho đơn vị",
            "province_level": "tính cho cả tỉnh",
            "not_attributable": "không phân bổ được cho đơn vị"}
 
+# how a pre-merger province's comparable estimate was made (combine_method)
+COMBINED = {
+    "single_predecessor": "một tỉnh cũ: giữ nguyên điểm của tỉnh đó",
+    "dossier_weighted": "bình quân gia quyền điểm của các tỉnh cũ, theo số hồ sơ TTHC "
+                        "tiếp nhận",
+    "plain_mean": "trung bình cộng điểm của các tỉnh cũ (nguồn không có số hồ sơ TTHC "
+                  "tiếp nhận để gia quyền)",
+}
+
 
 def vn(value: float | None, digits: int = 2, sign: bool = False) -> str:
     """15.68 -> "15,68", 184513 -> "184.513" (decimal comma, dot for thousands)."""

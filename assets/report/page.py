@@ -14,7 +14,7 @@ import jinja2
 
 from . import charts
 from .data import Scorecard
-from .numbers import METHODS, UNIT_TYPES, vn, vn_time
+from .numbers import COMBINED, METHODS, UNIT_TYPES, vn, vn_time
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent),
@@ -43,7 +43,7 @@ def render_html(card: Scorecard, pngs: dict[str, bytes], published: Path) -> str
         card=card, p=card.province, charts=uris, vn=vn,
         pct=lambda x: "–" if x is None else vn(x) + " %",
         methods=METHODS, unit_types=UNIT_TYPES, tables=SOURCE_TABLES, published=published,
-        vn_time=vn_time, generated_at=vn_time(datetime.now(UTC)))
+        combined=COMBINED, vn_time=vn_time, generated_at=vn_time(datetime.now(UTC)))
 
 
 def _write(path: Path, data: bytes) -> None:

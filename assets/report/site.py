@@ -27,7 +27,7 @@ import duckdb
 import jinja2
 
 from .data import load_scorecard
-from .numbers import METHODS, UNIT_TYPES, vn, vn_time
+from .numbers import COMBINED, METHODS, UNIT_TYPES, vn, vn_time
 from .priority import rank_actions
 
 MERGER = date(2025, 7, 1)
@@ -35,13 +35,6 @@ HERE = Path(__file__).parent
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True,
                           lstrip_blocks=True)
-COMBINED = {
-    "single_predecessor": "một tỉnh cũ: giữ nguyên điểm của tỉnh đó",
-    "dossier_weighted": "bình quân gia quyền điểm của các tỉnh cũ, theo số hồ sơ TTHC "
-                        "tiếp nhận",
-    "plain_mean": "trung bình cộng điểm của các tỉnh cũ (nguồn không có số hồ sơ TTHC "
-                  "tiếp nhận để gia quyền)",
-}
 SOURCES = {"portal_api": "Cổng Dịch vụ công quốc gia", "legacy_api": "hệ thống báo cáo cũ "
            "của Cổng (63 tỉnh)", "spreadsheet": "bảng xếp hạng (tệp Excel)"}
 
