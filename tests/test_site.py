@@ -259,3 +259,18 @@ def test_the_pre_merger_scorecard_leads_with_the_official_ranks(site):
     assert "33/63" in text and "59/63" in text and "ước tính so sánh" in text
     assert text.index("33/63") < text.index("Tổng điểm")
     assert not re.search(r"\d+\s*/\s*34\b", text)
+
+
+def test_only_changed_months_are_rebuilt(site, tmp_path):
+    import shutil
+
+    out, *_ = site
+    db = tmp_path / "published.duckdb"
+    shutil.copy(out.parent / "published.duckdb", db)
+    shutil.copytree(out, tmp_path / "reports")
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE marts.province_monthly SET total_score = total_score + 1 "
+                    "WHERE month = ? AND province_code = 'H44'", [JULY])
+    done = build_site(db, tmp_path / "reports", "H60")
+    # July changed; August's trend runs through July; March is untouched
+    assert done["rebuilt_months"] == [JULY, AUG]
