@@ -125,8 +125,7 @@ def test_every_province_and_month_has_a_page_and_every_link_resolves(site):
         assert len(html.encode()) < 400 * 1024
         assert "http://" not in html and "https://" not in html  # offline
         for link in re.findall(r'href="([^"#]+)"', html):
-            if not link.endswith(".pdf") and "scorecard" not in link:
-                assert (page.parent / link).resolve().exists(), (page, link)
+            assert (page.parent / link).resolve().exists(), (page, link)
 
 
 def test_names_not_codes(site):

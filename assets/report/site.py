@@ -240,7 +240,7 @@ def render_index(data: SiteData, month: date, css: str, root: str, built: str) -
 
 
 def render_page(data: SiteData, month: date, code: str, css: str, built: str,
-                card=None) -> str:
+                card=None, links: dict | None = None) -> str:
     p = next(r for r in data.by_month[month] if r["province_code"] == code)
     history = [h for h in data.history[code] if h["month"] <= month]
     i = data.months.index(month)
@@ -255,7 +255,7 @@ def render_page(data: SiteData, month: date, code: str, css: str, built: str,
         predecessors=data.predecessors.get((month, code), []),
         estimate=month < MERGER, combined=COMBINED, sources=SOURCES,
         focus=code == data.focus, card=card, methods=METHODS, unit_types=UNIT_TYPES,
-        vn_time=vn_time)
+        vn_time=vn_time, links=links or {})
 
 
 def build_site(published: Path, out: Path, focus: str, force: bool = False) -> dict:
@@ -290,9 +290,15 @@ def build_site(published: Path, out: Path, focus: str, force: bool = False) -> d
                 continue
             folder.mkdir(exist_ok=True)
             for code in codes:
-                card = load_scorecard(con, code, month) if code == focus else None
+                card, links = None, {}
+                if code == focus:
+                    card = load_scorecard(con, code, month)
+                    # the report asset prints the newest month's scorecard after the site
+                    links = {"scorecard": (folder / f"{code}-scorecard.html").exists(),
+                             "pdf": month == data.months[-1]
+                             or (folder / f"{code}-scorecard.pdf").exists()}
                 sizes.append(_write(pages[month][code],
-                                    render_page(data, month, code, css, built, card)))
+                                    render_page(data, month, code, css, built, card, links)))
             sizes.append(_write(folder / "index.html",
                                 render_index(data, month, css, "../", built)))
             rebuilt.append(month)
