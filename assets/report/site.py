@@ -83,11 +83,16 @@ def ranking_svg(rows: list[dict], focus: str, names: dict[str, str], estimate: b
     top = max((r["total_score"] for r in rows), default=100) or 100
     out = [f'<svg class="chart" viewBox="0 0 {width + left + 60} {height}" role="img" '
            f'aria-label="Xếp hạng các tỉnh">']
+    codes = [r["province_code"] for r in rows]
+    at = codes.index(focus) if focus in codes else -5
     for i, r in enumerate(rows):
         y = 10 + i * bar_h
         w = width * r["total_score"] / top
         is_focus = r["province_code"] == focus
-        colour = "#c2410c" if is_focus else "#4e79a7"
+        # the focus province, and its neighbours just above and below, stand out
+        near = abs(i - at) == 1
+        colour = "#c2410c" if is_focus else "#f4a261" if near else "#4e79a7"
+        is_focus = is_focus or near
         name = names.get(r["province_code"], r["province_code"])
         weight = ' font-weight="bold"' if is_focus else ""
         out.append(f'<text x="{left - 6}" y="{y + 11}" text-anchor="end" font-size="11"'
