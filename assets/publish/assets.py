@@ -63,7 +63,7 @@ def analyst_copy(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                   for t in MARTS}
         summary = focus_summary(pub, chiso.focus_province.upper())
     context.log.info(f"published {target} ({target.stat().st_size / 1e6:.1f} MB)")
-    exports = write_exports(target, context.run_id)
+    exports = write_exports(target, context.run.run_id)
     context.log.info(f"exports: {target.parent / 'exports'} -> {exports['dir']} "
                      f"({len(exports['rows'])} tables, xlsx in {exports['seconds_xlsx']} s)")
     return dg.MaterializeResult(metadata={

@@ -69,9 +69,9 @@ def scorecard(context: dg.AssetExecutionContext, chiso: ChisoSettings):
             pages[month] = write_scorecard(card, out, chiso.published_path)
             context.log.info(f"scorecard {code} {month:%Y-%m}: {pages[month]}")
         preview = focus_summary(con, code, newest) if newest else ""
-    if not any(m in pages for m in run_months):
-        raise dg.Failure(f"No published data for the focus province {code} in this run's "
-                         "months: check CHISO_FOCUS_PROVINCE (a province code such as H60).",
+    if newest is None:
+        raise dg.Failure(f"No published data for the focus province {code} in any month: "
+                         "check CHISO_FOCUS_PROVINCE (a province code such as H60).",
                          allow_retries=False)
     site = build_site(chiso.published_path, out, code)
     context.log.info(f"report site: {site['index']} ({site['pages_written']} pages written, "
