@@ -96,9 +96,10 @@ import_job = writer_job(
 history_job = writer_job(
     "rebuild_history",
     dg.AssetSelection.assets(["marts", "province_monthly"], ["marts", "group_monthly"],
-                             ["publish", "analyst_copy"]),
+                             ["publish", "analyst_copy"], ["report", "scorecard"]),
     "Rebuild the province and group marts of a range of months from staging (no crawl), "
-    "then publish: after a spreadsheet import.")
+    "then publish and rebuild the report site's changed months: after a spreadsheet "
+    "import.")
 
 
 MAX_IMPORT_ATTEMPTS = 3

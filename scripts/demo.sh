@@ -65,6 +65,7 @@ Results
               marts.unit_points_lost, marts.recoverable_points, marts.score_change_explained,
               marts.score_recomputation     validations: audit.validation_results
   scorecards: $DATA/reports/<yyyy-mm>/\${CHISO_FOCUS_PROVINCE:-H60}-scorecard.html
+  exports:    $DATA/published/exports/ (Parquet, CSV), $DATA/published/chiso766.xlsx; site: $DATA/reports/index.html (+ the focus PDF)
   guide:      docs/analysts.md
   raw captures and manifests: $DATA/raw/   (one manifest per crawl in raw/_sessions/)
   spreadsheets: drop .xlsx/.csv in $DATA/inbox/ (imported/ and rejected/ beside it)

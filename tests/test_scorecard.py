@@ -1,5 +1,6 @@
 """The scorecard a leader opens: a real page, opened in a real (headless) browser."""
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -33,12 +34,34 @@ def test_the_ui_links_to_the_latest_page_of_the_run(run):
               if e.asset_key == dg.AssetKey(["report", "scorecard"])]
     assert {e.partition for e in events} == {"2026-07-01", "2026-08-01"}
     metadata = events[-1].materialization.metadata
-    assert metadata["path"].value == str(page(run, AUGUST))
-    assert metadata["url"].value == page(run, AUGUST).as_uri()
-    assert "07/2026" in metadata["pages"].value and metadata["focus_province"].value == "H44"
+    assert metadata["scorecard"].value == str(page(run, AUGUST))
+    assert metadata["run_months"].value == "07/2026, 08/2026"
+    assert metadata["focus_province"].value == "H44"
+    # no file:// link (the http UI cannot open one): the totals and top losses inline
+    assert not any("file://" in str(v.value) for v in metadata.values())
+    assert "Total **" in metadata["preview"].value and "Largest losses" in metadata[
+        "preview"].value
+    assert metadata["site_index"].value == str(run[0].data_dir / "reports" / "index.html")
+    assert metadata["site_newest_page"].value.endswith("2026-08/H44.html")
+    assert metadata["pdf"].value == str(page(run, AUGUST).with_suffix(".pdf"))
+    assert page(run, AUGUST).with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     # the charts are written next to the page too
     assert sorted(p.name for p in page(run, AUGUST).parent.glob("*.png")) == [
         f"H44-{c}.png" for c in ("change", "groups", "history", "metrics", "units")]
+
+
+def test_a_run_of_older_months_leaves_the_newest_month_latest(run):
+    """The legacy months run after today's: the UI must still point at the newest."""
+    pipeline = run[0]
+    job = pipeline.defs.resolve_implicit_global_asset_job_def()
+    key = dg.AssetKey(["report", "scorecard"])
+    done = job.execute_in_process(partition_key=JULY.isoformat(), asset_selection=[key],
+                                  instance=pipeline.instance)
+    assert done.success
+    latest = pipeline.instance.get_latest_materialization_event(key)
+    assert latest.dagster_event.partition == AUGUST.isoformat()
+    assert latest.asset_materialization.metadata["newest_month"].value == "08/2026"
+    assert latest.asset_materialization.metadata["run_months"].value == "07/2026"
 
 
 def test_every_chart_renders_in_a_browser(run, chromium):
@@ -66,8 +89,15 @@ def test_the_page_says_what_the_data_is(run):
     html = page(run, AUGUST).read_text("utf-8")
     assert "Bảng điểm Bộ chỉ số 766" in html and "tháng 08/2026" in html
     # the national summary is synthetic, the Phú Thọ detail of 08/2026 is real: both said
-    assert "SYNTHETIC national summary" in html and "real captures" in html
-    assert "tạm tính (provisional)" in html and "TEMP_NATIONAL_REPORT_DENOMINATOR" in html
+    assert "bảng tổng hợp toàn quốc mô phỏng" in html and "số liệu thật lấy từ Cổng" in html
+    assert "Xếp loại là tạm tính" in html and "TEMP_NATIONAL_REPORT_DENOMINATOR" in html
+    # Vietnamese that reads right: the gap said from the province's side, Vietnam time,
+    # no "summary data" wording, no space before a colon
+    assert re.search(r"Tỉnh: [-+−]\d+,\d\d so với TB cả nước", html)
+    assert "(giờ Việt Nam)" in html and " UTC" not in html
+    assert "MẪU TỔNG HỢP" not in html
+    text = re.sub(r"<style>.*?</style>|<script>.*?</script>|<[^>]+>", " ", html, flags=re.S)
+    assert not re.search(r"\w :", text)
     # the ten costliest units, the what-if and the change since July
     assert html.count("<tr><td>10</td>") == 1 and "Sở Nông Nghiệp" in html
     assert "(a) bằng tỉnh tốt nhất" in html and "5. Thay đổi so với tháng trước" in html

@@ -15,6 +15,7 @@ from assets.marts.assets import MARTS
 from assets.partitions import monthly_partitions
 from assets.resources import ChisoSettings, WarehouseResource
 
+from .exports import write_exports
 from .summary import focus_summary
 
 
@@ -48,7 +49,9 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path) -> None:
     pool="duckdb_warehouse",
     kinds={"duckdb"},
     description="Read-only copy of the warehouse at <data>/published/chiso766.duckdb, "
-                "replaced atomically after the marts.",
+                "replaced atomically after the marts; then its exports, swapped in as one "
+                "set: Parquet and CSV of every marts.* and ref.* table under "
+                "<data>/published/exports/, and <data>/published/chiso766.xlsx.",
 )
 def analyst_copy(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                  warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -60,9 +63,14 @@ def analyst_copy(context: dg.AssetExecutionContext, chiso: ChisoSettings,
                   for t in MARTS}
         summary = focus_summary(pub, chiso.focus_province.upper())
     context.log.info(f"published {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    exports = write_exports(target, context.run.run_id)
+    context.log.info(f"exports: {target.parent / 'exports'} -> {exports['dir']} "
+                     f"({len(exports['rows'])} tables, xlsx in {exports['seconds_xlsx']} s)")
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(target)),
         "megabytes": round(target.stat().st_size / 1e6, 2),
         **{f"rows_{t}": n for t, n in counts.items()},
         "focus_province": dg.MetadataValue.md(summary),
+        "exports": dg.MetadataValue.path(exports["dir"]),
+        "xlsx": dg.MetadataValue.path(str(target.parent / "chiso766.xlsx")),
     })

@@ -42,10 +42,23 @@ def _chromium(args: list[str], timeout_s: float) -> str:
     return done.stdout
 
 
-def dump_dom(page: Path, timeout_s: float = 90) -> str:
+def dump_dom(page: Path, timeout_s: float = 90, width: int = WIDTH,
+             extra: tuple[str, ...] = ()) -> str:
     """The DOM after the page's scripts ran (its load event included)."""
-    return _chromium([f"--window-size={WIDTH},1000", "--virtual-time-budget=5000",
+    return _chromium([f"--window-size={width},1000", "--virtual-time-budget=5000", *extra,
                       "--dump-dom", page.resolve().as_uri()], timeout_s)
+
+
+def print_pdf(page: Path, pdf: Path, timeout_s: float = 90) -> Path:
+    """Chromium's print-to-PDF of the page (its @page A4 print stylesheet), no header."""
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pdf.with_name(f".{pdf.name}.tmp")
+    _chromium(["--no-pdf-header-footer", "--virtual-time-budget=5000",
+               f"--print-to-pdf={tmp.resolve()}", page.resolve().as_uri()], timeout_s)
+    if not tmp.exists() or tmp.stat().st_size == 0:
+        raise RuntimeError(f"chromium wrote no PDF for {page}")
+    tmp.replace(pdf)
+    return pdf
 
 
 def body_marks(dom: str) -> dict[str, str]:
@@ -54,11 +67,13 @@ def body_marks(dom: str) -> dict[str, str]:
     return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1))) if body else {}
 
 
-def screenshot(page: Path, png: Path, timeout_s: float = 90) -> Path:
+def screenshot(page: Path, png: Path, timeout_s: float = 90, width: int = WIDTH,
+               height: int | None = None) -> Path:
     """A full-page PNG: the page's script reports its height first."""
-    height = int(body_marks(dump_dom(page, timeout_s)).get("page-height") or 3000)
+    if height is None:
+        height = int(body_marks(dump_dom(page, timeout_s)).get("page-height") or 3000)
     png.parent.mkdir(parents=True, exist_ok=True)
-    _chromium([f"--window-size={WIDTH},{height + 20}", "--virtual-time-budget=5000",
+    _chromium([f"--window-size={width},{height + 20}", "--virtual-time-budget=5000",
                f"--screenshot={png.resolve()}", page.resolve().as_uri()], timeout_s)
     return png
 

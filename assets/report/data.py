@@ -10,7 +10,7 @@ import duckdb
 
 from assets.marts.checks import RECOMPUTATION_TOLERANCE
 
-from .numbers import vn
+from .numbers import vn, vn_time
 
 TOP_UNITS = 10
 TOP_MOVES = 5
@@ -28,6 +28,8 @@ class Scorecard:
     whatif: list[dict] = field(default_factory=list)
     change: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # before the 07/2025 merger: the official figures of the former provinces (rank of 63)
+    predecessors: list[dict] = field(default_factory=list)
 
     @property
     def pulled(self) -> bool:
@@ -83,6 +85,11 @@ def load_scorecard(con: duckdb.DuckDBPyConnection, code: str, month: date) -> Sc
         WHERE province_code = ? AND month = ? AND points_lost > 0.005
         ORDER BY points_lost DESC, metric_code""", [code, month])
     card.change = _change(con, code, month)
+    if province[0].get("series") == "comparable":
+        card.predecessors = _rows(con, """
+            SELECT province_name, total_score, rank, ranked_of FROM marts.province_monthly
+            WHERE month = ? AND successor_code = ? AND province_code IS NULL AND era = '63'
+            ORDER BY rank""", [month, code])
     card.warnings = _warnings(con, card)
     return card
 
@@ -148,32 +155,31 @@ def _warnings(con, card: Scorecard) -> list[str]:
     out = []
     detail_synthetic = any(m["is_synthetic"] for m in card.metrics)
     if p["is_synthetic"] and (detail_synthetic or not card.pulled):
-        out.append("DỮ LIỆU MẪU TỔNG HỢP (SYNTHETIC SAMPLE DATA): các số liệu của tháng này "
+        out.append("Dữ liệu mô phỏng: các số liệu của tháng này "
                    "do công cụ sinh ra, không phải của Cổng DVCQG.")
     elif p["is_synthetic"]:
-        out.append("Điểm tổng và xếp hạng lấy từ bảng tổng hợp toàn quốc MẪU (SYNTHETIC "
-                   "national summary); chỉ tiêu và đơn vị là số liệu thật của Cổng (real "
-                   "captures).")
+        out.append("Điểm tổng và xếp hạng lấy từ bảng tổng hợp toàn quốc mô phỏng (dữ liệu "
+                   "mô phỏng); chỉ tiêu và đơn vị là số liệu thật lấy từ Cổng.")
     elif detail_synthetic:
-        out.append("Chỉ tiêu và đơn vị là DỮ LIỆU MẪU TỔNG HỢP (SYNTHETIC SAMPLE DATA).")
+        out.append("Chỉ tiêu và đơn vị là dữ liệu mô phỏng.")
     if not p["is_final"]:
-        out.append(f"Tháng {card.month:%m/%Y} chưa chốt (open period, is_final = false): điểm "
-                   f"còn thay đổi; số liệu lấy lúc {p['captured_at']:%d/%m/%Y %H:%M} UTC.")
-    out.append("Xếp loại (band) là tạm tính (provisional): chưa có bảng chính thức.")
+        out.append(f"Tháng {card.month:%m/%Y} chưa chốt: điểm "
+                   f"còn thay đổi; số liệu lấy lúc {vn_time(p['captured_at'])}.")
+    out.append("Xếp loại là tạm tính: chưa có bảng xếp loại chính thức.")
     if not card.pulled:
-        out.append(f"Chưa lấy dữ liệu chi tiết theo nhóm cho {card.code} (group endpoints not "
-                   "pulled): chỉ có điểm tổng hợp toàn quốc, không có chỉ tiêu và đơn vị.")
+        out.append("Chưa thu thập số liệu chi tiết theo nhóm chỉ số của tỉnh này: chỉ có "
+                   "điểm tổng hợp toàn quốc, chưa có số liệu theo chỉ tiêu và đơn vị.")
     for m in card.metrics:
         if m["data_quality_status"]:
-            out.append(f"Cờ chất lượng dữ liệu của Cổng (portal data-quality flag) "
+            out.append(f"Cổng đánh dấu chất lượng dữ liệu "
                        f"{m['data_quality_status']} trên {m['metric_code']}: "
                        f"{m['data_quality_message'] or ''}".strip())
     unattributed = sum(m["points_lost"] for m in card.metrics
                        if m["method"] == "not_attributable")
     if unattributed > 0.005:
         out.append(f"{vn(unattributed)} điểm bị mất không phân bổ được cho đơn vị "
-                   "(not attributable: CLGQ chưa có công thức, hoặc số liệu đơn vị không cộng "
-                   "được thành số của tỉnh).")
+                   "(nhóm Dịch vụ công trực tuyến chưa có công thức công bố, hoặc số liệu "
+                   "các đơn vị không cộng lại thành số của tỉnh).")
     n, largest = con.execute("""
         SELECT count(*), max(abs(difference)) FROM marts.score_recomputation
         WHERE province_code = ? AND month = ? AND abs(difference) > ?""",
@@ -181,5 +187,5 @@ def _warnings(con, card: Scorecard) -> list[str]:
     if n:
         out.append(f"{n} điểm số tính lại từ số liệu gốc lệch với Cổng quá "
                    f"{vn(RECOMPUTATION_TOLERANCE)} (lớn nhất {vn(largest)}): Cổng có thể đã đổi "
-                   "cách tính (portal may have changed its method).")
+                   "cách tính.")
     return out
