@@ -18,7 +18,9 @@ if [ "${CHISO_SETUP_PIP:-0}" != 1 ] && command -v uv >/dev/null 2>&1; then
   uv pip check --quiet --python .venv/bin/python
 else
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+  # --no-deps: the lock is complete (pip check below proves it); without it pip rejects
+  # a dependency asked for with an extra (gql[requests]) as "not pinned"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
     --require-hashes -r requirements.lock.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   .venv/bin/python -m pip check
