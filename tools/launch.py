@@ -113,15 +113,16 @@ def format_entry(entry) -> str:
             + " - ".join(p for p in parts if p))
 
 
-def follow(instance: dg.DagsterInstance, run_id: str, out=sys.stdout,
+def follow(instance: dg.DagsterInstance, run_id: str, echo: bool = True, out=sys.stdout,
            poll_s: float = 0.5) -> dg.DagsterRun:
-    """Print the run's events until it has ended; the finished run."""
+    """Wait until the run has ended, printing its events if ``echo``; the finished run."""
     cursor = None
     while True:
         run = instance.get_run_by_id(run_id)
         page = instance.get_records_for_run(run_id, cursor=cursor, limit=1000)
         for record in page.records:
-            print(format_entry(record.event_log_entry), file=out, flush=True)
+            if echo and record.event_log_entry.user_message:
+                print(format_entry(record.event_log_entry), file=out, flush=True)
         cursor = page.cursor
         if run.is_finished and not page.has_more:
             return run
@@ -218,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Run {run.run_id} launched in a new process (no Dagster daemon is up)."
                       " Waiting for it; Ctrl-C stops the run.", flush=True)
             try:
-                finished = follow(instance, run.run_id)
+                # launched from here, the run's process writes its log to our stdout
+                # already; from the daemon's queue, it is printed from the event log
+                finished = follow(instance, run.run_id, echo=queued)
             except KeyboardInterrupt:
                 if not queued:
                     instance.run_launcher.terminate(run.run_id)
