@@ -2,8 +2,8 @@
 
 Appended to <data>/logs/incidents.log (and the latest one to incident-latest.txt):
 what failed and why, which months, when analysts last got good data, and how to
-rerun. Runs as a failure hook on the refresh job, so it works under ``dg launch``,
-the schedule and the UI alike.
+rerun. Runs as a failure hook on the refresh job, so it works under
+``python -m tools.launch``, the schedule and the UI alike.
 """
 
 from datetime import UTC, datetime
@@ -41,8 +41,9 @@ def _last_good_publish(instance: dg.DagsterInstance, published: Path) -> str:
 def incident_paragraph(*, step: str, error: str, run_id: str, first: str, last: str,
                        last_publish: str, published_path: Path) -> str:
     months = first[:7] if first == last else f"{first[:7]} to {last[:7]}"
-    rerun = (f"dg launch --job refresh_months --partition {first}" if first == last else
-             f"dg launch --job refresh_months --partition-range {first}...{last}")
+    rerun = (f"python -m tools.launch --job refresh_months --partition {first}"
+             if first == last else
+             f"python -m tools.launch --job refresh_months --partition-range {first}...{last}")
     reason = " ".join(error.strip().split())
     if len(reason) > 1500:
         reason = reason[:1500] + " …"

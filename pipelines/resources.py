@@ -5,11 +5,27 @@ import dagster as dg
 from assets.resources import ChisoSettings, PortalResource, WarehouseResource
 from assets.settings import Settings
 
+from .dead_runs import record_this_process, sweep_dead_runs
+
+
+class ChisoRunSettings(ChisoSettings):
+    """The project's settings resource; when a run's first step starts, it records the
+    process executing the run and sweeps runs whose process is gone."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        instance, run_id = context.instance, context.run_id
+        if instance is None or run_id is None:  # a sensor, not a run
+            return
+        if record_this_process(instance, run_id):
+            for dead in sweep_dead_runs(instance, exclude=(run_id,)):
+                context.log.warning(f"Run {dead} had lost its process: marked failed, "
+                                    "its pool slots freed.")
+
 
 def build_resources(settings: Settings) -> dict:
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "chiso": ChisoSettings(
+        "chiso": ChisoRunSettings(
             data_dir=str(settings.data_dir),
             provinces=",".join(settings.provinces) if settings.provinces else "all",
             focus_province=settings.focus_province,

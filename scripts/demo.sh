@@ -23,11 +23,11 @@ if [ -z "${CHISO_PORTAL_URL:-}" ]; then
 fi
 mkdir -p "$DATA/logs"
 
-run() {  # run <what> <log name> <dg launch arguments...>
+run() {  # run <what> <log name> <tools.launch arguments...>
   local what="$1" log="$DATA/logs/demo-$2.log"
   shift 2
   echo "== $what (log: $log)"
-  if ! dg launch "$@" >"$log" 2>&1; then
+  if ! python -m tools.launch "$@" >"$log" 2>&1; then
     grep -E "ERROR|Failure|failed" "$log" | tail -n 40 >&2 || tail -n 40 "$log" >&2
     echo "The run failed; full log: $log" >&2
     exit 1

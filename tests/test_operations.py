@@ -51,5 +51,7 @@ def test_the_incident_paragraph_says_what_where_since_when_and_how_to_rerun(tmp_
     assert text.count("\n") == 1  # one paragraph, one line in the log
     for fragment in ("failed at step staging_tables", "2026-10 to 2026-11",
                      "Validation failed; nothing was loaded", "Last good publish: 2026-11-27",
-                     "Re-execute", "--partition-range 2026-10-01...2026-11-01"):
+                     "Re-execute",
+                     "python -m tools.launch --job refresh_months --partition-range "
+                     "2026-10-01...2026-11-01"):
         assert fragment in text

@@ -2,7 +2,10 @@
 
 The parent test waits for the ready file, then kills this process with SIGKILL:
 - ``--pause-at staging``: inside the staging write, after DELETE and INSERT, before COMMIT;
-- ``--pause-at publish``: while the published copy is being written to its temp file.
+- ``--pause-at publish``: while the published copy is being written to its temp file;
+- ``--pause-at crawl``: as the crawl of the first month starts (the "portal" pool slot held).
+
+``--instance DIR``: a persistent (SQLite) Dagster instance in DIR, with DIR/dagster.yaml.
 """
 
 import argparse
@@ -16,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for c
 from conftest import Pipeline  # noqa: E402
 
 import assets.publish.assets as publish  # noqa: E402
+import assets.raw.assets as raw  # noqa: E402
 import assets.staging.assets as staging  # noqa: E402
 
 
@@ -39,21 +43,28 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--replay", required=True)
-    ap.add_argument("--pause-at", choices=["staging", "publish"], required=True)
+    ap.add_argument("--pause-at", choices=["staging", "publish", "crawl"], required=True)
     ap.add_argument("--ready", type=Path, required=True)
     ap.add_argument("--first", required=True)
     ap.add_argument("--last", required=True)
+    ap.add_argument("--instance", type=Path)
     args = ap.parse_args()
 
     if args.pause_at == "staging":
         original = staging.stage_validate_load
         staging.stage_validate_load = lambda store, months, con, **kw: original(
             store, months, PausingConnection(con, "COMMIT", args.ready), **kw)
+    elif args.pause_at == "crawl":
+        def crawl_month(*_args, **_kwargs):
+            args.ready.write_text("paused")
+            time.sleep(600)
+
+        raw.crawl_month = crawl_month
     else:
         original = publish.publish_copy
         publish.publish_copy = lambda con, target: original(
             PausingConnection(con, "DETACH", args.ready), target)
-    pipeline = Pipeline(args.data, args.replay)
+    pipeline = Pipeline(args.data, args.replay, instance_dir=args.instance)
     pipeline.run(date.fromisoformat(args.first), date.fromisoformat(args.last))
 
 
