@@ -160,11 +160,11 @@ COMMENT ON COLUMN marts.score_change_explained.previous_month IS 'The month comp
 COMMENT ON COLUMN marts.score_change_explained.province_id IS 'The portal''s province id (UUID).';
 COMMENT ON COLUMN marts.score_change_explained.province_code IS 'Province code, e.g. H60.';
 COMMENT ON COLUMN marts.score_change_explained.province_name IS 'Province name.';
-COMMENT ON COLUMN marts.score_change_explained.level IS 'total, group, metric (pulled provinces) or unit (pulled in both months).';
+COMMENT ON COLUMN marts.score_change_explained.level IS 'total, group, metric (pulled provinces), unit (pulled in both months) or remainder (what the units do not explain; units + remainder = total change).';
 COMMENT ON COLUMN marts.score_change_explained.group_code IS 'Group; on a unit row, the group where the unit moved most.';
 COMMENT ON COLUMN marts.score_change_explained.metric_code IS 'Metric (metric rows).';
 COMMENT ON COLUMN marts.score_change_explained.unit_id IS 'Unit id (unit rows); the province''s own row holds its province-level losses.';
-COMMENT ON COLUMN marts.score_change_explained.unit_name IS 'Unit name (unit rows).';
+COMMENT ON COLUMN marts.score_change_explained.unit_name IS 'Unit name (unit rows); ''Không phân bổ được cho đơn vị'' (not attributable to units) on the remainder row.';
 COMMENT ON COLUMN marts.score_change_explained.unit_type IS 'Unit type (unit rows).';
 COMMENT ON COLUMN marts.score_change_explained.score IS 'Score this month (total, group or metric rows).';
 COMMENT ON COLUMN marts.score_change_explained.previous_score IS 'Score last month.';
