@@ -212,7 +212,8 @@ COMMENT ON COLUMN marts.province_monthly.source IS 'Where the month came from: p
 COMMENT ON COLUMN marts.province_monthly.layout IS 'six_groups, or online_merged when the source had one Dịch vụ trực tuyến column (/22) instead of CLGQ and TTTT.';
 COMMENT ON COLUMN marts.province_monthly.province_key IS 'Key in ref.provinces: the code for the 34, old:<name> for the 63.';
 COMMENT ON COLUMN marts.province_monthly.successor_code IS 'Code of today''s province this one is (or became part of on 2025-07-01).';
-COMMENT ON COLUMN marts.province_monthly.rank_reported IS 'The rank (STT / ROW_STT) the source printed, when it gave one.';
+COMMENT ON COLUMN marts.province_monthly.rank_reported IS 'The rank (STT / ROW_STT) the source printed, when it gave one; empty for a spreadsheet not listed by Tổng điểm (rank_note).';
+COMMENT ON COLUMN marts.province_monthly.rank_note IS 'Why rank_reported is empty: the spreadsheet''s STT numbers rows (the sheet is not in descending order of Tổng điểm).';
 COMMENT ON COLUMN marts.province_monthly.online_combined_score IS 'CLGQ + TTTT (/22), or the merged Dịch vụ trực tuyến column where the source only had that.';
 COMMENT ON COLUMN marts.province_monthly.dossiers_received IS 'Dossiers received, when the source gave them (the weights of a dossier_weighted combination).';
 COMMENT ON COLUMN marts.province_monthly.combine_method IS 'Comparable rows: dossier_weighted (weighted by dossiers received, known for every predecessor), plain_mean, or single_predecessor. NULL on reported rows.';
@@ -263,6 +264,7 @@ COMMENT ON COLUMN marts.province_month_scores.mdsh IS 'MDSH score (/22).';
 COMMENT ON COLUMN marts.province_month_scores.total_score IS 'Total (/100).';
 COMMENT ON COLUMN marts.province_month_scores.dossiers_received IS 'Dossiers received, when the source gave them.';
 COMMENT ON COLUMN marts.province_month_scores.rank_reported IS 'The rank the source printed.';
+COMMENT ON COLUMN marts.province_month_scores.rank_note IS 'Why rank_reported is empty (a spreadsheet''s STT was a row number).';
 COMMENT ON COLUMN marts.province_month_scores.captured_at IS 'When the source was captured or imported (UTC).';
 COMMENT ON COLUMN marts.province_month_scores.is_synthetic IS 'True for generated sample data.';
 COMMENT ON COLUMN marts.province_month_scores.series IS 'reported or comparable.';

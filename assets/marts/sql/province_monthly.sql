@@ -56,7 +56,7 @@ SELECT r.month, r.province_id, r.province_code, r.province_name, r.total_score, 
             WHEN st.unchanged_after_close THEN 'unchanged_after_close'
        END AS final_reason,
        r.captured_at, r.is_synthetic, r.era, r.series, r.source, r.layout, r.province_key,
-       r.successor_code, r.rank_reported, r.online_combined AS online_combined_score,
+       r.successor_code, r.rank_reported, r.rank_note, r.online_combined AS online_combined_score,
        r.dossiers_received, r.combine_method, r.predecessors, r.predecessor_ranks
 FROM ranked r
 LEFT JOIN staging.national_average avg_ ON avg_.month = r.month AND r.source = 'portal_api'
