@@ -12,7 +12,12 @@ from assets.marts.checks import (
     describe_change_mismatches,
 )
 from assets.metadata import add_partition_metadata, table_metadata
-from assets.partitions import monthly_partitions, months_in_window
+from assets.partitions import (
+    FINAL_GAP_H,
+    final_rule_params,
+    monthly_partitions,
+    months_in_window,
+)
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.warehouse import ensure_schema, months_after, read_sql, refresh_reference
 
@@ -80,9 +85,16 @@ IN_STEP_CHECKS = {
 }
 
 
-def rebuild_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date]) -> int:
+# marts whose SQL applies the finality rule (its constants as bound parameters)
+FINALITY_MARTS = frozenset({"province_monthly"})
+
+
+def rebuild_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date],
+                   final_gap_h: float = FINAL_GAP_H) -> int:
     """Delete the months from marts.<name> and insert them again from sql/<name>.sql; the
-    mart's in-step check (if any) runs before the commit and raises MartCheckFailed."""
+    mart's in-step check (if any) runs before the commit and raises MartCheckFailed.
+    ``final_gap_h``: how far apart two identical captures after the close must be for the
+    month to be final (ChisoSettings.final_gap_h)."""
     if name not in MARTS:  # identifiers go into SQL text only from the fixed list above
         raise ValueError(f"not a mart: {name}")
     table = f"marts.{name}"
@@ -90,7 +102,10 @@ def rebuild_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date]
     try:
         con.execute("DELETE FROM " + table + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
                     {"months": months})
-        con.execute("INSERT INTO " + table + " BY NAME " + read_sql(name), {"months": months})
+        params = {"months": months}
+        if name in FINALITY_MARTS:
+            params.update(final_rule_params(final_gap_h))
+        con.execute("INSERT INTO " + table + " BY NAME " + read_sql(name), params)
         n = con.execute("SELECT count(*) FROM " + table + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
                         {"months": months}).fetchone()[0]
         if name in IN_STEP_CHECKS:
@@ -124,7 +139,7 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
             # The month after a rebuilt one has a month-over-month change to refresh too.
             touched = months_after(con, months)
             try:
-                rows = rebuild_months(con, name, touched)
+                rows = rebuild_months(con, name, touched, chiso.final_gap_h)
             except MartCheckFailed as failed:
                 # the step fails (so publish does not run) and the old rows stay
                 raise dg.Failure(description=str(failed), metadata={

@@ -39,7 +39,7 @@ COMMENT ON COLUMN marts.province_monthly.national_avg_score IS 'National average
 COMMENT ON COLUMN marts.province_monthly.best_score IS 'Best total of the month.';
 COMMENT ON COLUMN marts.province_monthly.gap_to_best IS 'Points between the province and the best province.';
 COMMENT ON COLUMN marts.province_monthly.score_change IS 'Total minus last month''s total (NULL in the first month).';
-COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the capture was taken 5 days after the month ended; an open month keeps moving.';
+COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month is final (final_reason); an open month keeps moving.';
 COMMENT ON COLUMN marts.province_monthly.captured_at IS 'When the portal answered (UTC).';
 COMMENT ON COLUMN marts.province_monthly.is_synthetic IS 'True for generated sample data, not the portal''s.';
 
@@ -274,8 +274,8 @@ COMMENT ON COLUMN marts.province_month_scores.predecessor_ranks IS 'Comparable r
 COMMENT ON COLUMN marts.province_month_scores.rank_of_time IS 'Reported rows: rank by total among the month''s provinces.';
 COMMENT ON COLUMN marts.province_month_scores.ranked_of_time IS 'Reported rows: number of provinces that month.';
 
-COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month has stopped changing after it closed: the last two captures after its end agree (final_reason unchanged_after_close), or the capture was taken 5 days or more after the end (captured_5_days_after_close). An open month keeps moving.';
-COMMENT ON COLUMN marts.province_monthly.final_reason IS 'Why is_final is true: unchanged_after_close or captured_5_days_after_close; NULL while the month may still move.';
+COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month has stopped changing after it closed (00:00 on the 1st, Vietnam time): the captures after the close have held the same scores for at least 24 h (CHISO_FINAL_GAP_H; final_reason unchanged_after_close), or the capture was taken 5 days or more after the close, Vietnam time (captured_5_days_after_close), or the month comes from the legacy service or a ranking spreadsheet and its period is over (period_closed). An open month keeps moving.';
+COMMENT ON COLUMN marts.province_monthly.final_reason IS 'Why is_final is true: unchanged_after_close, captured_5_days_after_close or period_closed; NULL while the month may still move. The rule lives in assets/partitions.py.';
 
 COMMENT ON TABLE marts.province_daily IS 'How a month''s scores moved day by day: one row per province and day on which the national summary was captured (the last capture of that day, Asia/Ho_Chi_Minh). Every nightly capture is kept; the other marts use the latest.';
 COMMENT ON COLUMN marts.province_daily.month IS 'First day of the month scored.';
