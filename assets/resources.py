@@ -9,6 +9,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from assets.partitions import FINAL_GAP_H
 from assets.settings import TokenError
 from assets.sources.endpoints import DEFAULT_PAGE
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
@@ -47,6 +48,9 @@ class ChisoSettings(dg.ConfigurableResource):
     inbox_settle_s: float = 5.0
     inbox_max_xml_mb: float = 50.0
     har_max_mb: float = 500.0
+    # is_final: two identical captures after a month's close count when at least this many
+    # hours apart (assets/partitions.py holds the rule)
+    final_gap_h: float = FINAL_GAP_H
 
     @property
     def province_codes(self) -> tuple[str, ...] | None:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.partitions import FINAL_GAP_H
 from assets.sources.endpoints import DEFAULT_PAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,8 @@ class Settings:
     portal_browser_page: str = DEFAULT_PAGE  # CHISO_PORTAL_BROWSER_PAGE
     chromium_path: str | None = None  # CHISO_CHROMIUM: else /usr/bin/chromium or on PATH
     crawl_deadline_s: float = 7200.0
+    # is_final: hours between two identical captures after the close (assets/partitions.py)
+    final_gap_h: float = FINAL_GAP_H  # CHISO_FINAL_GAP_H
 
     @property
     def raw_dir(self) -> Path:
@@ -80,6 +83,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         portal_browser_page=env.get("CHISO_PORTAL_BROWSER_PAGE") or DEFAULT_PAGE,
         chromium_path=env.get("CHISO_CHROMIUM") or None,
         crawl_deadline_s=float(env.get("CHISO_CRAWL_DEADLINE_S", "7200")),
+        final_gap_h=float(env.get("CHISO_FINAL_GAP_H", str(FINAL_GAP_H))),
     )
 
 

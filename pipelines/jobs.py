@@ -76,14 +76,25 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     )
 
 
-LEGACY_SELECTION = dg.AssetSelection.assets(
-    ["raw", "portal_captures"], LEGACY_KEY, ["marts", "province_monthly"],
-    ["marts", "group_monthly"], ["publish", "analyst_copy"])
+PROVINCE_MARTS = dg.AssetSelection.assets(["marts", "province_monthly"],
+                                          ["marts", "group_monthly"])
+# Every mart built (directly or not) from the province and group marts: rebuilding a month
+# of those rebuilds these too (score_change_explained, recoverable_points).
+DEPENDENT_MARTS = PROVINCE_MARTS.downstream() & dg.AssetSelection.groups("marts")
+# recoverable_points reads the metric detail (marts.metric_monthly), which the legacy
+# service never has: for months before 2025-07 it is always empty, so refresh_legacy does
+# not record it (no empty materializations); today's months get it from refresh_months.
+NEEDS_METRIC_DETAIL = dg.AssetSelection.assets(["marts", "recoverable_points"])
+
+LEGACY_SELECTION = (dg.AssetSelection.assets(["raw", "portal_captures"], LEGACY_KEY,
+                                             ["publish", "analyst_copy"])
+                    | DEPENDENT_MARTS - NEEDS_METRIC_DETAIL)
 
 legacy_job = writer_job(
     "refresh_legacy", LEGACY_SELECTION,
     "Months before 2025-07 (the legacy service, 63 provinces): crawl, load "
-    "staging.legacy_scores, rebuild the province and group marts and publish, in one run. "
+    "staging.legacy_scores, rebuild the province and group marts and the marts built on "
+    "them (score_change_explained) and publish, in one run. "
     "Only the tables those months have data for are materialized.")
 
 import_job = writer_job(
@@ -95,11 +106,11 @@ import_job = writer_job(
 
 history_job = writer_job(
     "rebuild_history",
-    dg.AssetSelection.assets(["marts", "province_monthly"], ["marts", "group_monthly"],
-                             ["publish", "analyst_copy"], ["report", "scorecard"]),
+    DEPENDENT_MARTS | dg.AssetSelection.assets(["publish", "analyst_copy"],
+                                               ["report", "scorecard"]),
     "Rebuild the province and group marts of a range of months from staging (no crawl), "
-    "then publish and rebuild the report site's changed months: after a spreadsheet "
-    "import.")
+    "and every mart built on them (score_change_explained, recoverable_points), then "
+    "publish and rebuild the report site's changed months: after a spreadsheet import.")
 
 
 MAX_IMPORT_ATTEMPTS = 3

@@ -30,6 +30,7 @@ def build_resources(settings: Settings) -> dict:
             provinces=",".join(settings.provinces) if settings.provinces else "all",
             focus_province=settings.focus_province,
             inbox_settle_s=settings.inbox_settle_s,
+            final_gap_h=settings.final_gap_h,
             inbox_max_xml_mb=settings.inbox_max_xml_mb,
             har_max_mb=settings.har_max_mb,
         ),

@@ -50,7 +50,9 @@ def test_six_column_xlsx_with_two_title_rows(tmp_path):
     assert table.sheet_name == "Xếp hạng"
     assert table.title.startswith("BẢNG XẾP HẠNG") and "Tháng 08 năm 2024" in table.title
     assert table.is_synthetic
-    assert [r.rank_reported for r in table.rows] == [1, 2, 3, 4]
+    # listed by name, not by Tổng điểm: STT numbers the rows, it is no rank
+    assert [r.rank_reported for r in table.rows] == [None] * 4
+    assert "row 7 TP. Hồ Chí Minh 91.04 after row 6 Quảng Nam 80.1" in table.rank_note
     assert [r.row_number for r in table.rows] == [5, 6, 7, 8]  # 2 titles, a blank, header
     hoa_binh = table.rows[0]
     assert (hoa_binh.province_name, hoa_binh.ckmb, hoa_binh.tdgq, hoa_binh.clgq, hoa_binh.tttt,
@@ -151,7 +153,7 @@ def test_a_full_63_province_demo_table(tmp_path):
                               dossiers=True)
     table = read_ranking(path)
     assert len(table.rows) == 63 and len({r.province_name for r in table.rows}) == 63
-    assert table.rows[-1].rank_reported == 63
+    assert table.rows[-1].rank_reported is None and table.rank_note  # sorted by name
     assert len(read_ranking(write_ranking_csv(tmp_path / "y.csv", AUG_2025,
                                               demo_rows(AUG_2025), layout="online_merged")
                             ).rows) == 34
@@ -387,7 +389,8 @@ def test_section_headings_repeated_headers_and_notes(tmp_path):
         "Người lập biểu;;;;;;;\n", encoding="utf-8")
     table = read_ranking(path)
     assert [(r.row_number, r.rank_reported, r.province_name, r.total_score)
-            for r in table.rows] == [(3, 1, "Hà Giang", 67.0), (6, 2, "Cà Mau", 69.0)]
+            for r in table.rows] == [(3, None, "Hà Giang", 67.0), (6, None, "Cà Mau", 69.0)]
+    assert "row 6 Cà Mau 69 after row 3 Hà Giang 67" in table.rank_note
     assert table.skipped == ("row 2: not a data row 'Miền Bắc' skipped",
                              "row 5: repeated header skipped",
                              "row 7: not a data row 'Người lập biểu' below the table ignored")

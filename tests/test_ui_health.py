@@ -129,8 +129,11 @@ def test_the_legacy_job_materializes_only_the_tables_legacy_months_have(tmp_path
             partition_key=june, instance=p.instance).success
     done = {k.to_user_string() for k in p.defs.resolve_asset_graph().get_all_asset_keys()
             if june in p.instance.get_materialized_partitions(k)}
+    # score_change_explained is rebuilt with the marts it is built on (issue 13); here
+    # (no May) it has no rows, as the first month of any range
     assert done == {"raw/portal_captures", "staging/legacy_scores", "marts/province_monthly",
-                    "marts/group_monthly", "publish/analyst_copy"}
+                    "marts/group_monthly", "marts/score_change_explained",
+                    "publish/analyst_copy"}
     assert _latest(p, ["marts", "province_monthly"], june)["dagster/row_count"].value >= 34
 
 

@@ -5,8 +5,19 @@ from datetime import date
 import dagster as dg
 import duckdb
 
+from assets.marts.checks import (
+    CHANGE_CHECK,
+    CHANGE_CHECK_DESCRIPTION,
+    change_mismatches,
+    describe_change_mismatches,
+)
 from assets.metadata import add_partition_metadata, table_metadata
-from assets.partitions import monthly_partitions, months_in_window
+from assets.partitions import (
+    FINAL_GAP_H,
+    final_rule_params,
+    monthly_partitions,
+    months_in_window,
+)
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.warehouse import ensure_schema, months_after, read_sql, refresh_reference
 
@@ -57,8 +68,33 @@ MARTS = {
 }
 
 
-def rebuild_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date]) -> int:
-    """Delete the months from marts.<name> and insert them again from sql/<name>.sql."""
+class MartCheckFailed(Exception):
+    """A blocking check that runs inside the rebuild found bad rows (nothing committed)."""
+
+    def __init__(self, name: str, check: str, bad: list[tuple], described: str):
+        super().__init__(f"marts.{name}: check {check} failed for {len(bad)} rows; the "
+                         f"previous rows are kept:\n{described}")
+        self.check, self.bad, self.described = check, bad, described
+
+
+# mart -> (check name, description, query of the bad rows, their description): run before
+# the rebuild commits
+IN_STEP_CHECKS = {
+    "score_change_explained": (CHANGE_CHECK, CHANGE_CHECK_DESCRIPTION, change_mismatches,
+                               describe_change_mismatches),
+}
+
+
+# marts whose SQL applies the finality rule (its constants as bound parameters)
+FINALITY_MARTS = frozenset({"province_monthly"})
+
+
+def rebuild_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date],
+                   final_gap_h: float = FINAL_GAP_H) -> int:
+    """Delete the months from marts.<name> and insert them again from sql/<name>.sql; the
+    mart's in-step check (if any) runs before the commit and raises MartCheckFailed.
+    ``final_gap_h``: how far apart two identical captures after the close must be for the
+    month to be final (ChisoSettings.final_gap_h)."""
     if name not in MARTS:  # identifiers go into SQL text only from the fixed list above
         raise ValueError(f"not a mart: {name}")
     table = f"marts.{name}"
@@ -66,9 +102,17 @@ def rebuild_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date]
     try:
         con.execute("DELETE FROM " + table + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
                     {"months": months})
-        con.execute("INSERT INTO " + table + " BY NAME " + read_sql(name), {"months": months})
+        params = {"months": months}
+        if name in FINALITY_MARTS:
+            params.update(final_rule_params(final_gap_h))
+        con.execute("INSERT INTO " + table + " BY NAME " + read_sql(name), params)
         n = con.execute("SELECT count(*) FROM " + table + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
                         {"months": months}).fetchone()[0]
+        if name in IN_STEP_CHECKS:
+            check, _, query, describe = IN_STEP_CHECKS[name]
+            bad = query(con, months)
+            if bad:
+                raise MartCheckFailed(name, check, bad, describe(bad))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -77,10 +121,15 @@ def rebuild_months(con: duckdb.DuckDBPyConnection, name: str, months: list[date]
 
 
 def _mart(name: str, deps: list[dg.AssetKey], description: str):
-    @dg.asset(key=["marts", name], deps=deps, group_name="marts", description=description,
+    key = dg.AssetKey(["marts", name])
+    specs = [dg.AssetCheckSpec(IN_STEP_CHECKS[name][0], asset=key, blocking=True,
+                               description=IN_STEP_CHECKS[name][1])
+             ] if name in IN_STEP_CHECKS else []
+
+    @dg.asset(key=key, deps=deps, group_name="marts", description=description,
               partitions_def=monthly_partitions,
               backfill_policy=dg.BackfillPolicy.single_run(), pool="duckdb_warehouse",
-              kinds={"duckdb", "sql"})
+              kinds={"duckdb", "sql"}, check_specs=specs)
     def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               chiso: ChisoSettings):
         months = months_in_window(context)
@@ -89,10 +138,19 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
             refresh_reference(con)
             # The month after a rebuilt one has a month-over-month change to refresh too.
             touched = months_after(con, months)
-            rows = rebuild_months(con, name, touched)
+            try:
+                rows = rebuild_months(con, name, touched, chiso.final_gap_h)
+            except MartCheckFailed as failed:
+                # the step fails (so publish does not run) and the old rows stay
+                raise dg.Failure(description=str(failed), metadata={
+                    "check": failed.check, "mismatches": len(failed.bad),
+                    "examples": failed.described}) from None
             whole, per_month = table_metadata(con, "marts", name, months, chiso.focus_province)
         add_partition_metadata(context, per_month)
-        return dg.MaterializeResult(metadata={
+        checks = [dg.AssetCheckResult(
+            check_name=spec.name, passed=True,
+            metadata={"months_checked": len(touched)}) for spec in specs]
+        return dg.MaterializeResult(check_results=checks, metadata={
             **whole, "rows": rows, "table": f"marts.{name}",
             "months_rebuilt": ", ".join(m.isoformat()[:7] for m in touched)})
 

@@ -16,9 +16,10 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from assets.partitions import final_from
 from assets.redact import redact
 from assets.sources.endpoints import month_key, safe_segment
 from assets.sources.portal import PortalResponse
@@ -174,15 +175,9 @@ def latest_complete_session(store: RawStore, month: date) -> tuple[Path, dict] |
     return None
 
 
-# A month's figures keep moving until some days after it ends (the same rule as
-# marts.province_monthly.is_final): a crawl that started later is the month's final word.
-FINAL_AFTER = timedelta(days=5)
-
-
-def final_from(month: date) -> datetime:
-    """When a crawl of ``month`` becomes final: 00:00 UTC, 5 days after the month ends."""
-    nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return datetime.combine(nxt, time(), UTC) + FINAL_AFTER
+# A month's figures keep moving until some days after it ends (assets/partitions.py, the
+# same rule as marts.province_monthly.is_final): a crawl that started later is the month's
+# final word.
 
 
 def kept_sha256(manifest: dict) -> set[str]:

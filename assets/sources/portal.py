@@ -682,6 +682,16 @@ def _reason(exc: BaseException) -> str:
     return redact(f"{type(inner).__name__}: {inner}" if inner is not exc else str(exc))
 
 
+def recorded_at(origin: dict) -> datetime | None:
+    """When a real capture was taken (index.json ``recordedAt``, from the samples'
+    manifest): a replay keeps that time, so finality is judged on it. Synthetic answers
+    have none (they are stamped with the replay's time)."""
+    if origin.get("synthetic", True) or not origin.get("recordedAt"):
+        return None
+    at = datetime.fromisoformat(origin["recordedAt"])
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 class ReplayPortalClient(PortalClient):
     """Serves recorded responses from a directory laid out by ``replay_relpath``."""
 
@@ -697,6 +707,7 @@ class ReplayPortalClient(PortalClient):
         path = self.directory / rel
         if not path.is_file():
             raise ctx.error(PortalUnavailable, f"no recorded response at {path}")
+        origin = dict(self._index.get(rel, {}))
         return PortalResponse(endpoint, f"replay:{rel}", payload, 201,
                               "application/json; charset=utf-8", path.read_bytes(),
-                              datetime.now(UTC), origin=dict(self._index.get(rel, {})))
+                              recorded_at(origin) or datetime.now(UTC), origin=origin)

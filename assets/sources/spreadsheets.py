@@ -27,7 +27,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -113,6 +113,24 @@ class SheetTable:
     sheet_name: str | None  # None for CSV
     rows: tuple[SheetRow, ...]
     skipped: tuple[str, ...]
+    # why rank_reported was emptied (the STT column numbers rows, it does not rank them)
+    rank_note: str | None = None
+
+
+def rank_or_row_number(rows: tuple[SheetRow, ...]) -> tuple[tuple[SheetRow, ...], str | None]:
+    """The STT column is a rank only when the sheet lists the provinces by Tổng điểm,
+    highest first (ties allowed); a sheet sorted otherwise (e.g. by name) numbers its rows.
+    Then every rank_reported is emptied and the note says which rows showed it."""
+    for above, below in zip(rows, rows[1:], strict=False):
+        if (above.total_score is not None and below.total_score is not None
+                and below.total_score > above.total_score):
+            note = (f"STT is a row number, not a rank: the sheet is not in descending order "
+                    f"of Tổng điểm (row {below.row_number} {below.province_name} "
+                    f"{below.total_score:g} after row {above.row_number} "
+                    f"{above.province_name} {above.total_score:g}); rank_reported left "
+                    "empty")
+            return tuple(replace(r, rank_reported=None) for r in rows), note
+    return rows, None
 
 
 # -- text helpers ---------------------------------------------------------------------------
@@ -565,9 +583,10 @@ def read_ranking(path: Path, *, month_hint: date | None = None,
     skipped.extend(f"{note} below the table ignored" for note in pending_notes)
     if not rows:
         raise fail(header_row, LABELS["province"], "no province rows under the header")
+    ranked, rank_note = rank_or_row_number(tuple(rows))
     return SheetTable(file=file, sha256=sha256, month=month, layout=layout, title=title,
-                      is_synthetic=is_synthetic, sheet_name=grid.sheet_name, rows=tuple(rows),
-                      skipped=tuple(skipped))
+                      is_synthetic=is_synthetic, sheet_name=grid.sheet_name, rows=ranked,
+                      skipped=tuple(skipped), rank_note=rank_note)
 
 
 def _period(file: str, path: Path, title: str, month_hint: date | None) -> date:

@@ -7,7 +7,7 @@ staging tables read the latest complete one. This table reads them all, and
 ``marts.province_daily`` shows the day-by-day movement from it.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from assets.domain.provinces import era_of
+from assets.partitions import final_from, month_close
 from assets.raw.store import RawStore, complete_sessions
 from assets.sources.endpoints import NATIONAL, month_key
 from assets.warehouse import replace_months
@@ -37,9 +38,9 @@ DAILY_SUITE = Suite(
 
 
 def _settling(month: date, captured_at: datetime) -> bool:
-    """Captured in the days after the month ended, while it may still be settling."""
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
-    return end - timedelta(hours=7) <= captured_at < end + timedelta(days=6)
+    """Captured in the days after the month ended (Vietnam time), while it may still be
+    settling: up to a day past the time a capture is final (assets/partitions.py)."""
+    return month_close(month) <= captured_at < final_from(month) + timedelta(days=1)
 
 
 def stage_daily(store: RawStore, sessions: dict[date, list[tuple[Path, dict]]]

@@ -344,7 +344,7 @@ def stage_and_publish(con, store: RawStore, months: list[date], chiso: ChisoSett
     load_daily(con, store, months, run_id)
     refresh_reference(con)
     touched = months_after(con, months)
-    rows = {name: rebuild_months(con, name, touched) for name in MARTS}
+    rows = {name: rebuild_months(con, name, touched, chiso.final_gap_h) for name in MARTS}
     publish_copy(con, chiso.published_path)
     return {"sessions": run.sessions, "unchanged": run.unchanged, "touched": touched,
             "mart_rows": rows}

@@ -31,6 +31,8 @@ HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "dossiers_received": pl.Float64, "layout": pl.String,
     "captured_at": pl.Datetime("us", "UTC"), "raw_sha256": pl.String, "raw_path": pl.String,
     "is_synthetic": pl.Boolean,
+    # spreadsheets: why rank_reported is empty (the STT column was a row number)
+    "rank_note": pl.String,
 }
 # The national summary of every complete crawl of a month (staging/daily_assets.py).
 DAILY_SCHEMA: dict[str, pl.DataType] = {**SCHEMAS["national_summary"], "session": pl.String}

@@ -105,7 +105,7 @@ def sheet_rows(table, sha: str, raw_rel: str, received: datetime) -> list[dict]:
             "mdhl": row.mdhl, "mdsh": row.mdsh, "total_score": row.total_score,
             "dossiers_received": row.dossiers_received, "layout": table.layout,
             "captured_at": received, "raw_sha256": sha, "raw_path": raw_rel,
-            "is_synthetic": table.is_synthetic,
+            "is_synthetic": table.is_synthetic, "rank_note": table.rank_note,
         }
         rec.update(province_fields(row.province_name, month, file=raw_rel, row_label=label))
         out.append(rec)
@@ -237,7 +237,8 @@ def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
                     outcome.moved_to = str(move(path, inbox / "imported", outcome.sha256))
                     context.log.info(f"{path.name}: {month_key(table.month)}, {outcome.rows} "
                                      f"provinces ({table.layout}); skipped: "
-                                     f"{'; '.join(table.skipped) or 'nothing'}")
+                                     f"{'; '.join(table.skipped) or 'nothing'}"
+                                     + (f"; {table.rank_note}" if table.rank_note else ""))
                 except Rejected as exc:
                     safe_reject(path, inbox, outcome, exc.reason, exc.where, context.log)
             table_meta = whole_table_metadata(con, "staging", "spreadsheet_scores")

@@ -39,7 +39,7 @@ COMMENT ON COLUMN marts.province_monthly.national_avg_score IS 'National average
 COMMENT ON COLUMN marts.province_monthly.best_score IS 'Best total of the month.';
 COMMENT ON COLUMN marts.province_monthly.gap_to_best IS 'Points between the province and the best province.';
 COMMENT ON COLUMN marts.province_monthly.score_change IS 'Total minus last month''s total (NULL in the first month).';
-COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the capture was taken 5 days after the month ended; an open month keeps moving.';
+COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month is final (final_reason); an open month keeps moving.';
 COMMENT ON COLUMN marts.province_monthly.captured_at IS 'When the portal answered (UTC).';
 COMMENT ON COLUMN marts.province_monthly.is_synthetic IS 'True for generated sample data, not the portal''s.';
 
@@ -160,11 +160,11 @@ COMMENT ON COLUMN marts.score_change_explained.previous_month IS 'The month comp
 COMMENT ON COLUMN marts.score_change_explained.province_id IS 'The portal''s province id (UUID).';
 COMMENT ON COLUMN marts.score_change_explained.province_code IS 'Province code, e.g. H60.';
 COMMENT ON COLUMN marts.score_change_explained.province_name IS 'Province name.';
-COMMENT ON COLUMN marts.score_change_explained.level IS 'total, group, metric (pulled provinces) or unit (pulled in both months).';
+COMMENT ON COLUMN marts.score_change_explained.level IS 'total, group, metric (pulled provinces), unit (pulled in both months) or remainder (what the units do not explain; units + remainder = total change).';
 COMMENT ON COLUMN marts.score_change_explained.group_code IS 'Group; on a unit row, the group where the unit moved most.';
 COMMENT ON COLUMN marts.score_change_explained.metric_code IS 'Metric (metric rows).';
 COMMENT ON COLUMN marts.score_change_explained.unit_id IS 'Unit id (unit rows); the province''s own row holds its province-level losses.';
-COMMENT ON COLUMN marts.score_change_explained.unit_name IS 'Unit name (unit rows).';
+COMMENT ON COLUMN marts.score_change_explained.unit_name IS 'Unit name (unit rows); ''Không phân bổ được cho đơn vị'' (not attributable to units) on the remainder row.';
 COMMENT ON COLUMN marts.score_change_explained.unit_type IS 'Unit type (unit rows).';
 COMMENT ON COLUMN marts.score_change_explained.score IS 'Score this month (total, group or metric rows).';
 COMMENT ON COLUMN marts.score_change_explained.previous_score IS 'Score last month.';
@@ -212,7 +212,8 @@ COMMENT ON COLUMN marts.province_monthly.source IS 'Where the month came from: p
 COMMENT ON COLUMN marts.province_monthly.layout IS 'six_groups, or online_merged when the source had one Dịch vụ trực tuyến column (/22) instead of CLGQ and TTTT.';
 COMMENT ON COLUMN marts.province_monthly.province_key IS 'Key in ref.provinces: the code for the 34, old:<name> for the 63.';
 COMMENT ON COLUMN marts.province_monthly.successor_code IS 'Code of today''s province this one is (or became part of on 2025-07-01).';
-COMMENT ON COLUMN marts.province_monthly.rank_reported IS 'The rank (STT / ROW_STT) the source printed, when it gave one.';
+COMMENT ON COLUMN marts.province_monthly.rank_reported IS 'The rank (STT / ROW_STT) the source printed, when it gave one; empty for a spreadsheet not listed by Tổng điểm (rank_note).';
+COMMENT ON COLUMN marts.province_monthly.rank_note IS 'Why rank_reported is empty: the spreadsheet''s STT numbers rows (the sheet is not in descending order of Tổng điểm).';
 COMMENT ON COLUMN marts.province_monthly.online_combined_score IS 'CLGQ + TTTT (/22), or the merged Dịch vụ trực tuyến column where the source only had that.';
 COMMENT ON COLUMN marts.province_monthly.dossiers_received IS 'Dossiers received, when the source gave them (the weights of a dossier_weighted combination).';
 COMMENT ON COLUMN marts.province_monthly.combine_method IS 'Comparable rows: dossier_weighted (weighted by dossiers received, known for every predecessor), plain_mean, or single_predecessor. NULL on reported rows.';
@@ -263,6 +264,7 @@ COMMENT ON COLUMN marts.province_month_scores.mdsh IS 'MDSH score (/22).';
 COMMENT ON COLUMN marts.province_month_scores.total_score IS 'Total (/100).';
 COMMENT ON COLUMN marts.province_month_scores.dossiers_received IS 'Dossiers received, when the source gave them.';
 COMMENT ON COLUMN marts.province_month_scores.rank_reported IS 'The rank the source printed.';
+COMMENT ON COLUMN marts.province_month_scores.rank_note IS 'Why rank_reported is empty (a spreadsheet''s STT was a row number).';
 COMMENT ON COLUMN marts.province_month_scores.captured_at IS 'When the source was captured or imported (UTC).';
 COMMENT ON COLUMN marts.province_month_scores.is_synthetic IS 'True for generated sample data.';
 COMMENT ON COLUMN marts.province_month_scores.series IS 'reported or comparable.';
@@ -272,8 +274,8 @@ COMMENT ON COLUMN marts.province_month_scores.predecessor_ranks IS 'Comparable r
 COMMENT ON COLUMN marts.province_month_scores.rank_of_time IS 'Reported rows: rank by total among the month''s provinces.';
 COMMENT ON COLUMN marts.province_month_scores.ranked_of_time IS 'Reported rows: number of provinces that month.';
 
-COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month has stopped changing after it closed: the last two captures after its end agree (final_reason unchanged_after_close), or the capture was taken 5 days or more after the end (captured_5_days_after_close). An open month keeps moving.';
-COMMENT ON COLUMN marts.province_monthly.final_reason IS 'Why is_final is true: unchanged_after_close or captured_5_days_after_close; NULL while the month may still move.';
+COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month has stopped changing after it closed (00:00 on the 1st, Vietnam time): the captures after the close have held the same scores for at least 24 h (CHISO_FINAL_GAP_H; final_reason unchanged_after_close), or the capture was taken 5 days or more after the close, Vietnam time (captured_5_days_after_close), or the month comes from the legacy service or a ranking spreadsheet and its period is over (period_closed). An open month keeps moving.';
+COMMENT ON COLUMN marts.province_monthly.final_reason IS 'Why is_final is true: unchanged_after_close, captured_5_days_after_close or period_closed; NULL while the month may still move. The rule lives in assets/partitions.py.';
 
 COMMENT ON TABLE marts.province_daily IS 'How a month''s scores moved day by day: one row per province and day on which the national summary was captured (the last capture of that day, Asia/Ho_Chi_Minh). Every nightly capture is kept; the other marts use the latest.';
 COMMENT ON COLUMN marts.province_daily.month IS 'First day of the month scored.';

@@ -40,6 +40,11 @@ ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS final_reason VARCHAR
 -- added with the minimal national summary (issue 10): where the national average came from
 ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS national_avg_source VARCHAR;
 
+-- added with issue 13: why rank_reported is empty (a spreadsheet's STT was a row number)
+ALTER TABLE marts.province_monthly ADD COLUMN IF NOT EXISTS rank_note VARCHAR;
+ALTER TABLE staging.spreadsheet_scores ADD COLUMN IF NOT EXISTS rank_note VARCHAR;
+ALTER TABLE staging.legacy_scores ADD COLUMN IF NOT EXISTS rank_note VARCHAR;
+
 CREATE TABLE IF NOT EXISTS marts.group_monthly (
     month DATE, province_id VARCHAR, province_code VARCHAR, province_name VARCHAR,
     group_code VARCHAR, group_name VARCHAR, score DOUBLE, max_score DOUBLE,
@@ -169,20 +174,20 @@ WITH sources AS (
            province_id, province_code AS province_key, province_code, province_name,
            province_code AS successor_code, ckmb, tdgq, clgq, tttt,
            round(clgq + tttt, 2) AS online_combined, mdhl, mdsh, total_score,
-           CAST(NULL AS DOUBLE) AS dossiers_received, rank_reported, captured_at,
-           is_synthetic
+           CAST(NULL AS DOUBLE) AS dossiers_received, rank_reported,
+           CAST(NULL AS VARCHAR) AS rank_note, captured_at, is_synthetic
     FROM staging.national_summary
     UNION ALL
     SELECT month, era, source, 2, layout, coalesce(province_id, province_key), province_key,
            province_code, province_name, successor_code, ckmb, tdgq, clgq, tttt,
            coalesce(online_combined, round(clgq + tttt, 2)), mdhl, mdsh, total_score,
-           dossiers_received, rank_reported, captured_at, is_synthetic
+           dossiers_received, rank_reported, rank_note, captured_at, is_synthetic
     FROM staging.legacy_scores WHERE level = 'province'
     UNION ALL
     SELECT month, era, source, 3, layout, coalesce(province_id, province_key), province_key,
            province_code, province_name, successor_code, ckmb, tdgq, clgq, tttt,
            coalesce(online_combined, round(clgq + tttt, 2)), mdhl, mdsh, total_score,
-           dossiers_received, rank_reported, captured_at, is_synthetic
+           dossiers_received, rank_reported, rank_note, captured_at, is_synthetic
     FROM staging.spreadsheet_scores WHERE level = 'province'
 ), reported AS (
     SELECT s.* EXCLUDE (priority), 'reported' AS series,
@@ -220,7 +225,8 @@ SELECT w.month, '63' AS era, any_value(w.source) AS source, 'comparable' AS seri
        round(sum(w.mdsh * w.w) / sum(w.w), 2) AS mdsh,
        round(sum(w.total_score * w.w) / sum(w.w), 2) AS total_score,
        sum(w.dossiers_received) AS dossiers_received,
-       CAST(NULL AS INTEGER) AS rank_reported, max(w.captured_at) AS captured_at,
+       CAST(NULL AS INTEGER) AS rank_reported, CAST(NULL AS VARCHAR) AS rank_note,
+       max(w.captured_at) AS captured_at,
        bool_or(w.is_synthetic) AS is_synthetic, any_value(w.method) AS combine_method,
        string_agg(w.short_name, ' + ' ORDER BY w.short_name) AS predecessors,
        string_agg(w.short_name || ' ' || w.rank_of_time || '/' || w.ranked_of_time, '; '

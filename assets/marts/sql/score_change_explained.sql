@@ -6,6 +6,11 @@
 --                  not_attributable): change = points lost last month − this month, so a
 --                  positive change is points the unit won back; group_code is the group
 --                  where it moved most. The province's own row holds province-level losses.
+--   level 'remainder' one row per province-month with unit rows: what the units do not
+--                  explain (not_attributable losses, metrics without unit detail,
+--                  rounding), labelled 'Không phân bổ được cho đơn vị' (not attributable
+--                  to units). The unit rows plus this row add up to the total's change
+--                  (within 0.02: the blocking check units_and_remainder_add_up).
 -- change is always "points gained since last month"; move_rank orders the rows of a
 -- level by the size of their change (1 = moved most, either way).
 WITH cur_total AS (
@@ -69,6 +74,16 @@ WITH cur_total AS (
            sum(lost) AS points_lost, sum(previous_lost) AS previous_points_lost
     FROM unit_group_moves
     GROUP BY ALL
+), remainder AS (
+    -- the total's points lost (100 − total, unrounded) minus what the units hold
+    SELECT t.month, t.province_id, 'remainder' AS level,
+           'Không phân bổ được cho đơn vị' AS unit_name, 'NOT_ATTRIBUTABLE' AS unit_type,
+           100 - t.score - u.lost AS points_lost,
+           100 - t.previous_score - u.previous_lost AS previous_points_lost
+    FROM totals t
+    JOIN (SELECT month, province_id, sum(points_lost) AS lost,
+                 sum(previous_points_lost) AS previous_lost
+          FROM units GROUP BY ALL) u USING (month, province_id)
 ), explained AS (
     SELECT month, province_id, level, NULL AS group_code, NULL AS metric_code,
            NULL AS unit_id, NULL AS unit_name, NULL AS unit_type, score, previous_score,
@@ -77,17 +92,18 @@ WITH cur_total AS (
     UNION ALL BY NAME SELECT * FROM groups
     UNION ALL BY NAME SELECT * FROM metrics
     UNION ALL BY NAME SELECT * FROM units
+    UNION ALL BY NAME SELECT * FROM remainder
 )
 SELECT e.month, t.previous_month, e.province_id, t.province_code, t.province_name, e.level,
        e.group_code, e.metric_code, e.unit_id, e.unit_name, e.unit_type, e.score,
        e.previous_score,
-       round(CASE WHEN e.level = 'unit' THEN e.previous_points_lost - e.points_lost
+       round(CASE WHEN e.level IN ('unit', 'remainder') THEN e.previous_points_lost - e.points_lost
                   ELSE e.score - e.previous_score END, 4) AS change,
        round(e.points_lost, 4) AS points_lost,
        round(e.previous_points_lost, 4) AS previous_points_lost,
        row_number() OVER (
            PARTITION BY e.month, e.province_id, e.level
-           ORDER BY abs(CASE WHEN e.level = 'unit' THEN e.previous_points_lost - e.points_lost
+           ORDER BY abs(CASE WHEN e.level IN ('unit', 'remainder') THEN e.previous_points_lost - e.points_lost
                              ELSE e.score - e.previous_score END) DESC,
                     e.group_code, e.metric_code, e.unit_name, e.unit_id) AS move_rank,
        t.is_synthetic

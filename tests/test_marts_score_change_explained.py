@@ -1,0 +1,116 @@
+"""marts.score_change_explained: the unit rows plus a remainder row add up to the total's
+change, and a blocking check (run inside the rebuild, before the commit) holds it."""
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pytest
+
+import assets.marts.assets as mart_assets
+from assets.marts.assets import MartCheckFailed, rebuild_months
+from assets.marts.checks import CHANGE_CHECK, change_mismatches
+from assets.warehouse import ensure_schema
+
+JUNE, JULY = date(2026, 6, 1), date(2026, 7, 1)
+H44 = "prov-h44"
+
+
+def _province(con, month, total):
+    con.execute("""INSERT INTO marts.province_monthly
+                   (month, province_id, province_code, province_name, total_score, is_synthetic)
+                   VALUES (?, ?, 'H44', 'Phú Thọ', ?, false)""", [month, H44, total])
+
+
+def _lost(con, month, unit, lost, method):
+    con.execute("""INSERT INTO marts.unit_points_lost
+                   (month, province_id, province_code, unit_id, unit_name, unit_type,
+                    group_code, metric_code, points_lost, method, is_synthetic)
+                   VALUES (?, ?, 'H44', ?, ?, 'SO', 'CKMB', 'M1', ?, ?, false)""",
+                [month, H44, unit, f"Sở {unit}", lost, method])
+
+
+@pytest.fixture
+def con():
+    """H44 loses 0.5 points from June to July, while its one attributed unit wins 1.0
+    back: the 1.5 the province lost on a not-attributable metric is the difference (the
+    sign flips if the remainder is left out)."""
+    c = duckdb.connect(":memory:")
+    ensure_schema(c)
+    _province(c, JUNE, 90.0)
+    _province(c, JULY, 89.5)
+    for month, unit_lost, other in ((JUNE, 3.0, 7.0), (JULY, 2.0, 8.5)):
+        _lost(c, month, "A", unit_lost, "exact_pooled")
+        _lost(c, month, "H44", other, "not_attributable")
+    yield c
+    c.close()
+
+
+def _rows(con):
+    return con.execute("""SELECT level, unit_name, change FROM marts.score_change_explained
+                          WHERE month = ? ORDER BY level, unit_name""", [JULY]).fetchall()
+
+
+def test_units_plus_remainder_add_up_to_the_total_change(con):
+    rebuild_months(con, "score_change_explained", [JULY])
+    rows = _rows(con)
+    total = [c for level, _, c in rows if level == "total"]
+    units = [c for level, _, c in rows if level == "unit"]
+    remainder = [(name, c) for level, name, c in rows if level == "remainder"]
+    assert total == [pytest.approx(-0.5)] and units == [pytest.approx(1.0)]
+    assert remainder == [("Không phân bổ được cho đơn vị", pytest.approx(-1.5))]
+    assert sum(units) + remainder[0][1] == pytest.approx(total[0], abs=0.02)
+    assert change_mismatches(con, [JULY]) == []
+
+
+def test_the_check_names_a_province_month_that_does_not_add_up(con):
+    rebuild_months(con, "score_change_explained", [JULY])
+    con.execute("DELETE FROM marts.score_change_explained WHERE level = 'remainder'")
+    bad = change_mismatches(con, [JULY])
+    assert [(m, code, rows) for m, code, *_, rows in bad] == [(JULY, "H44", 0)]
+
+
+def test_a_failing_check_keeps_the_previous_rows(con, monkeypatch):
+    rebuild_months(con, "score_change_explained", [JULY])
+    before = _rows(con)
+    # a regression that drops the remainder row: the rebuild must not commit it
+    real = mart_assets.read_sql
+    monkeypatch.setattr(mart_assets, "read_sql", lambda name: real(name).replace(
+        "UNION ALL BY NAME SELECT * FROM remainder", ""))
+    with pytest.raises(MartCheckFailed, match=r"units_and_remainder_add_up.*\n2026-07 H44"):
+        rebuild_months(con, "score_change_explained", [JULY])
+    assert _rows(con) == before
+
+
+def test_the_check_is_blocking_and_belongs_to_the_step_that_writes_the_mart():
+    from pipelines.definitions import defs
+    key = dg.AssetKey(["marts", "score_change_explained"])
+    specs = list(defs.resolve_assets_def(key).check_specs)
+    assert [(s.name, s.blocking) for s in specs] == [(CHANGE_CHECK, True)]
+
+
+# refresh_legacy leaves out the marts that read metric detail, which legacy months never
+# have (they would only record empty partitions)
+LEFT_OUT = {"refresh_legacy": {"marts/recoverable_points"}}
+
+
+@pytest.mark.parametrize("job", ["rebuild_history", "refresh_legacy", "refresh_months",
+                                 "import_inbox"])
+def test_a_job_that_rebuilds_months_rebuilds_every_mart_built_on_them(job):
+    """rebuild_history used to rebuild province_monthly and group_monthly only, so
+    score_change_explained had no rows for the months a spreadsheet brought."""
+    from pipelines.definitions import defs
+    graph = defs.resolve_asset_graph()
+    selected = {k.to_user_string()
+                for k in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
+    marts = {k for k in selected if k.startswith("marts/")}
+    if not marts:  # import_inbox: the HAR import rebuilds every mart in its own step
+        from assets.marts.assets import MARTS
+        from assets.staging import har_assets
+        assert har_assets.MARTS is MARTS
+        return
+    dependents = {d.to_user_string() for d in dg.AssetSelection.assets(
+        *(dg.AssetKey.from_user_string(m) for m in marts)).downstream().resolve(graph)}
+    missing = {d for d in dependents if d.startswith("marts/")} - selected
+    assert missing == LEFT_OUT.get(job, set())
+    assert "publish/analyst_copy" in selected
