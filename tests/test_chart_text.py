@@ -82,3 +82,18 @@ def test_the_style_turns_math_parsing_off_only_inside_the_charts():
     assert charts.STYLE["text.parse_math"] is False
     # the setting is scoped to the chart's style context, not left on the process
     assert matplotlib.rcParams["text.parse_math"] is True
+
+
+def test_months_before_the_merger_show_no_rank_out_of_34_in_the_history_chart():
+    history = [
+        {"month": date(2025, 6, 1), "total_score": 67.35, "rank": 32, "ranked_of": 34,
+         "series": "comparable", "national_avg_score": 70.0, "best_score": 85.0},
+        {"month": date(2025, 7, 1), "total_score": 65.54, "rank": 33, "ranked_of": 34,
+         "series": "reported", "national_avg_score": 70.0, "best_score": 85.0},
+    ]
+    labels, footnote = charts.history_labels(history)
+    assert "/34" not in labels[0] and labels[0] == "67,35*"
+    assert labels[1].endswith("hạng 33/34")
+    assert "ước tính so sánh" in footnote
+    assert charts.history_chart(history).startswith(b"\x89PNG")
+    assert charts.history_labels(history[1:])[1] == ""

@@ -56,6 +56,19 @@ def _comma_ticks(axis) -> None:
     axis.set_major_formatter(FuncFormatter(_tick))
 
 
+ESTIMATE_NOTE = ("* Trước 07/2025 (63 tỉnh): ước tính so sánh, ghép từ các tỉnh cũ; "
+                 "không có hạng chính thức trên 34 tỉnh.")
+
+
+def history_labels(history: list[dict]) -> tuple[list[str], str]:
+    """The label under each month's point, and the footnote they need. Before 2025-07 the
+    34-province figure is a comparable estimate (63 provinces then): no "x/34" rank."""
+    labels = [f"{vn(h['total_score'])}*" if h.get("series") == "comparable"
+              else f"{vn(h['total_score'])}\nhạng {h['rank']}/{h['ranked_of']}"
+              for h in history]
+    return labels, ESTIMATE_NOTE if any(lab.endswith("*") for lab in labels) else ""
+
+
 def history_chart(history: list[dict]) -> bytes:
     """Total over the months against the national average and the best, with the rank."""
     with matplotlib.rc_context(STYLE):
@@ -63,14 +76,16 @@ def history_chart(history: list[dict]) -> bytes:
         ax = fig.subplots()
         x = list(range(len(history)))
         totals = [h["total_score"] for h in history]
-        ax.plot(x, [h["best_score"] for h in history], ":", color=GAIN, label="Cao nhất (best)")
+        ax.plot(x, [h["best_score"] for h in history], ":", color=GAIN, label="Cao nhất")
         ax.plot(x, [h["national_avg_score"] for h in history], "--", color="#888888",
-                label="Trung bình cả nước (national average)")
-        ax.plot(x, totals, "o-", color="#1f3b73", linewidth=2.2, label="Tổng điểm (total)")
-        for i, h in enumerate(history):
-            ax.annotate(f"{vn(h['total_score'])}\nhạng {h['rank']}/{h['ranked_of']}",
-                        (i, h["total_score"]), textcoords="offset points", xytext=(0, -26),
-                        ha="center", fontsize=8, color="#1f3b73")
+                label="Trung bình cả nước")
+        ax.plot(x, totals, "o-", color="#1f3b73", linewidth=2.2, label="Tổng điểm")
+        labels, footnote = history_labels(history)
+        for i, (h, label) in enumerate(zip(history, labels, strict=True)):
+            ax.annotate(label, (i, h["total_score"]), textcoords="offset points",
+                        xytext=(0, -26), ha="center", fontsize=8, color="#1f3b73")
+        if footnote:
+            fig.text(0.01, 0.01, footnote, fontsize=7.5, color="#555555")
         ax.set_xticks(x, [_month(h["month"]) for h in history])
         low = min(totals + [h["national_avg_score"] for h in history])
         high = max(h["best_score"] for h in history)
@@ -78,7 +93,7 @@ def history_chart(history: list[dict]) -> bytes:
         ax.set_xlim(-0.5, len(history) - 0.5)
         ax.set_ylabel("điểm / 100")
         _comma_ticks(ax.yaxis)
-        ax.set_title("Tổng điểm và xếp hạng theo tháng (total and rank by month)", loc="left")
+        ax.set_title("Tổng điểm và xếp hạng theo tháng", loc="left")
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=3,
                   bbox_to_anchor=(0, -0.12))
@@ -101,13 +116,13 @@ def groups_chart(groups: list[dict]) -> bytes:
                     f"{vn(g['max_score'], 0)})", va="center", fontsize=8)
         ax.set_yticks(y, [f"{g['group_code']} · {g['group_name']}" for g in rows])
         ax.set_xlim(0, max(g["max_score"] for g in rows) * 1.35)
-        ax.set_xlabel("điểm (points)", loc="left")
+        ax.set_xlabel("điểm", loc="left")
         _comma_ticks(ax.xaxis)
-        ax.set_title("Điểm đạt và điểm mất theo nhóm (score and points lost by group)",
+        ax.set_title("Điểm đạt và điểm mất theo nhóm",
                      loc="left")
         # below the axis: inside it would cover the bars' labels
-        ax.legend(handles=[Patch(color="#8c96a8", label="đạt, màu theo nhóm (score)"),
-                           Patch(color=LOST, alpha=0.35, label="mất (points lost)")],
+        ax.legend(handles=[Patch(color="#8c96a8", label="đạt, màu theo nhóm"),
+                           Patch(color=LOST, alpha=0.35, label="mất")],
                   loc="upper right", bbox_to_anchor=(1, -0.12), fontsize=8, frameon=False,
                   ncols=2)
         return _png(fig)
@@ -129,9 +144,9 @@ def metrics_chart(metrics: list[dict], limit: int = 12) -> bytes:
         ax.set_yticks(y, [_label(f"{m['group_code']} · {m['metric_name']}") for m in rows],
                       fontsize=8)
         ax.set_xlim(0, max([m["points_lost"] for m in rows] + [1]) * 1.15)
-        ax.set_xlabel("điểm mất (points lost)")
+        ax.set_xlabel("điểm mất")
         _comma_ticks(ax.xaxis)
-        ax.set_title("Điểm mất theo chỉ tiêu (points lost by metric)", loc="left")
+        ax.set_title("Điểm mất theo chỉ tiêu", loc="left")
         return _png(fig)
 
 
@@ -158,9 +173,9 @@ def units_chart(units: list[dict]) -> bytes:
         ax.set_yticks(y, [_label(u["unit_name"], 44) for u in rows], fontsize=8)
         ax.set_xlim(min(left_neg + [0]) * 1.1, max(left_pos + [0.5]) * 1.15)
         ax.axvline(0, color="#444444", linewidth=0.6)
-        ax.set_xlabel("điểm tỉnh bị mất do đơn vị (points of the province's loss)", loc="left")
+        ax.set_xlabel("điểm tỉnh bị mất do đơn vị", loc="left")
         _comma_ticks(ax.xaxis)
-        ax.set_title("Đơn vị làm mất nhiều điểm nhất (units costing the most)", loc="left")
+        ax.set_title("Đơn vị làm mất nhiều điểm nhất", loc="left")
         ax.legend(loc="upper right", bbox_to_anchor=(1, -0.1), fontsize=8, frameon=False,
                   ncols=6)
         return _png(fig)
@@ -169,7 +184,7 @@ def units_chart(units: list[dict]) -> bytes:
 def change_chart(change: dict) -> bytes:
     """The change in each group and in the total since the previous month."""
     groups = change["groups"]
-    labels = [g["group_code"] for g in groups] + ["Tổng (total)"]
+    labels = [g["group_code"] for g in groups] + ["Tổng"]
     values = [g["change"] for g in groups] + [change["total"]["change"]]
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(8, 3))
@@ -184,8 +199,8 @@ def change_chart(change: dict) -> bytes:
         ax.set_xticks(x, labels)
         span = max([abs(v) for v in values] + [0.1])
         ax.set_ylim(-span * 1.35, span * 1.35)
-        ax.set_ylabel("điểm (points)")
+        ax.set_ylabel("điểm")
         _comma_ticks(ax.yaxis)
-        ax.set_title(f"Thay đổi so với {_month(change['previous_month'])} "
-                     "(change since last month)", loc="left")
+        ax.set_title(f"Thay đổi so với {_month(change['previous_month'])}",
+                     loc="left")
         return _png(fig)

@@ -57,7 +57,7 @@ def load_scorecard(con: duckdb.DuckDBPyConnection, code: str, month: date) -> Sc
     card = Scorecard(
         code=code, month=month, province=province[0],
         history=_rows(con, """
-            SELECT month, total_score, national_avg_score, best_score, rank, ranked_of
+            SELECT month, total_score, national_avg_score, best_score, rank, ranked_of, series
             FROM marts.province_monthly WHERE province_code = ? AND month <= ?
             ORDER BY month""", [code, month]),
         groups=_rows(con, """
