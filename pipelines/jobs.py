@@ -82,8 +82,10 @@ PROVINCE_MARTS = dg.AssetSelection.assets(["marts", "province_monthly"],
 # of those rebuilds these too (score_change_explained, recoverable_points).
 DEPENDENT_MARTS = PROVINCE_MARTS.downstream() & dg.AssetSelection.groups("marts")
 # recoverable_points reads the metric detail (marts.metric_monthly), which the legacy
-# service never has: for months before 2025-07 it is always empty, so refresh_legacy does
-# not record it (no empty materializations); today's months get it from refresh_months.
+# service and the spreadsheets never have: for their months it is always empty, so
+# refresh_legacy and rebuild_history do not record it (no empty materializations); today's
+# months get it from refresh_months. (A spreadsheet never replaces an API month: the API
+# is the first source of a month, so an import cannot change those months' ranks.)
 NEEDS_METRIC_DETAIL = dg.AssetSelection.assets(["marts", "recoverable_points"])
 
 LEGACY_SELECTION = (dg.AssetSelection.assets(["raw", "portal_captures"], LEGACY_KEY,
@@ -106,10 +108,10 @@ import_job = writer_job(
 
 history_job = writer_job(
     "rebuild_history",
-    DEPENDENT_MARTS | dg.AssetSelection.assets(["publish", "analyst_copy"],
-                                               ["report", "scorecard"]),
+    DEPENDENT_MARTS - NEEDS_METRIC_DETAIL
+    | dg.AssetSelection.assets(["publish", "analyst_copy"], ["report", "scorecard"]),
     "Rebuild the province and group marts of a range of months from staging (no crawl), "
-    "and every mart built on them (score_change_explained, recoverable_points), then "
+    "and the marts built on them that such months feed (score_change_explained), then "
     "publish and rebuild the report site's changed months: after a spreadsheet import.")
 
 

@@ -13,7 +13,8 @@ class ChisoRunSettings(ChisoSettings):
     process executing the run and sweeps runs whose process is gone."""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        instance, run_id = context.instance, context.run_id
+        instance, run = context.instance, context.run
+        run_id = run.run_id if run is not None else None
         if instance is None or run_id is None:  # a sensor, not a run
             return
         if record_this_process(instance, run_id):

@@ -132,7 +132,7 @@ def _change(con, code: str, month: date) -> dict:
         FROM marts.score_change_explained
         WHERE province_code = ? AND month = ?
         ORDER BY level, move_rank""", [code, month])
-    if not rows:
+    if not rows or rows[0]["previous_month"] is None:  # no month before it to compare with
         return {}
     by_level = {level: [r for r in rows if r["level"] == level]
                 for level in ("total", "group", "metric", "unit")}

@@ -156,7 +156,7 @@ COMMENT ON COLUMN marts.recoverable_points.is_synthetic IS 'True for generated s
 
 COMMENT ON TABLE marts.score_change_explained IS 'Month over month: the change in the total, split into groups and metrics, and the units whose attributed lost points moved most. change = points gained since last month.';
 COMMENT ON COLUMN marts.score_change_explained.month IS 'First day of the month.';
-COMMENT ON COLUMN marts.score_change_explained.previous_month IS 'The month compared with.';
+COMMENT ON COLUMN marts.score_change_explained.previous_month IS 'The month compared with (the month before); NULL on the total rows of a month with no month before it in the marts: nothing to compare with.';
 COMMENT ON COLUMN marts.score_change_explained.province_id IS 'The portal''s province id (UUID).';
 COMMENT ON COLUMN marts.score_change_explained.province_code IS 'Province code, e.g. H60.';
 COMMENT ON COLUMN marts.score_change_explained.province_name IS 'Province name.';

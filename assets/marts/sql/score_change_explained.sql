@@ -11,6 +11,9 @@
 --                  rounding), labelled 'Không phân bổ được cho đơn vị' (not attributable
 --                  to units). The unit rows plus this row add up to the total's change
 --                  (within 0.02: the blocking check units_and_remainder_add_up).
+-- A month whose previous month is not in the marts (the first month there is, or one
+-- after a gap) gets its 'total' rows only, with previous_month, previous_score and
+-- change NULL: nothing to compare with (the month is there, not missing).
 -- change is always "points gained since last month"; move_rank orders the rows of a
 -- level by the size of their change (1 = moved most, either way).
 WITH cur_total AS (
@@ -21,7 +24,7 @@ WITH cur_total AS (
            p.total_score AS previous_score, round(100 - c.total_score, 2) AS points_lost,
            round(100 - p.total_score, 2) AS previous_points_lost, c.is_synthetic
     FROM cur_total c
-    JOIN marts.province_monthly p
+    LEFT JOIN marts.province_monthly p
       ON p.province_id = c.province_id AND p.month = CAST(c.month - INTERVAL 1 MONTH AS DATE)
 ), groups AS (
     SELECT c.month, c.province_id, 'group' AS level, c.group_code, c.score,
