@@ -97,3 +97,11 @@ def test_months_before_the_merger_show_no_rank_out_of_34_in_the_history_chart():
     assert "ước tính so sánh" in footnote
     assert charts.history_chart(history).startswith(b"\x89PNG")
     assert charts.history_labels(history[1:])[1] == ""
+
+
+def test_a_group_without_a_change_is_left_out_of_the_change_chart():
+    # 07/2025 from a merged-layout spreadsheet: CLGQ and TTTT have no score, so no change
+    change = {"groups": [{"group_code": "CLGQ", "change": None},
+                         {"group_code": "TDGQ", "change": -1.5}],
+              "total": {"change": -1.81}, "previous_month": date(2025, 6, 1)}
+    assert charts.change_chart(change).startswith(b"\x89PNG")

@@ -183,7 +183,8 @@ def units_chart(units: list[dict]) -> bytes:
 
 def change_chart(change: dict) -> bytes:
     """The change in each group and in the total since the previous month."""
-    groups = change["groups"]
+    # a month whose source merged CLGQ and TTTT in one column has no change for them
+    groups = [g for g in change["groups"] if g["change"] is not None]
     labels = [g["group_code"] for g in groups] + ["Tổng"]
     values = [g["change"] for g in groups] + [change["total"]["change"]]
     with matplotlib.rc_context(STYLE):
