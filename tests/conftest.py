@@ -1,6 +1,7 @@
 """Shared fixtures: a small replay directory and a real Dagster pipeline on a temp data dir."""
 
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -80,6 +81,42 @@ class Pipeline:
 
     def warehouse(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.settings.warehouse_path), read_only=True)
+
+
+def copy_samples(root: Path, endpoints, month: date = AUGUST) -> Path:
+    """A replay directory holding the real Phú Thọ answers of these endpoints."""
+    from assets.sources.endpoints import month_payload, replay_relpath
+
+    for endpoint in endpoints:
+        rel = replay_relpath(endpoint, month_payload(endpoint, month, province_id=PHU_THO))
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SAMPLES / endpoint.name / "month-all.json", root / rel)
+    return root
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """What a live client was told to sleep (it sleeps through this list's append)."""
+    return []
+
+
+@pytest.fixture
+def make_client(sleeps):
+    """Live portal clients that wait nowhere and give up fast; closed after the test."""
+    from assets.sources.portal import LivePortalClient
+
+    clients = []
+
+    def make(url: str, **options) -> LivePortalClient:
+        settings = dict(timeout_s=2.0, connect_timeout_s=1.0, max_attempts=4, backoff_s=0.01,
+                        pause_s=0, sleep=sleeps.append)
+        settings.update(options)
+        clients.append(LivePortalClient(url, **settings))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

@@ -8,16 +8,15 @@ the behaviour lives in the client and the raw store (the runs are in test_crawl_
 
 import gzip
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import copy_samples
 
 from assets.raw.store import CaptureSession, RawStore
-from assets.sources.endpoints import ENDPOINTS, month_payload, replay_relpath
+from assets.sources.endpoints import ENDPOINTS
 from assets.sources.portal import (
-    LivePortalClient,
     PortalBadResponse,
     PortalBoundExceeded,
     PortalRedirectRefused,
@@ -36,33 +35,7 @@ TREE = ENDPOINTS["dvc-progress-tree"]
 
 @pytest.fixture(scope="module")
 def replay_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("portal-replay")
-    for endpoint in (TRANSPARENCY, TREE):
-        rel = replay_relpath(endpoint, month_payload(endpoint, AUGUST, province_id=PHU_THO))
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SAMPLES / endpoint.name / "month-all.json", root / rel)
-    return root
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def make_client(sleeps):
-    clients = []
-
-    def make(url: str, **options) -> LivePortalClient:
-        settings = dict(timeout_s=2.0, connect_timeout_s=1.0, max_attempts=4, backoff_s=0.01,
-                        pause_s=0, sleep=sleeps.append)
-        settings.update(options)
-        clients.append(LivePortalClient(url, **settings))
-        return clients[-1]
-
-    yield make
-    for client in clients:
-        client._session.close()
+    return copy_samples(tmp_path_factory.mktemp("portal-replay"), (TRANSPARENCY, TREE))
 
 
 def fetch(client, endpoint=TRANSPARENCY, **options):

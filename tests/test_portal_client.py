@@ -6,16 +6,15 @@ serves the real Phú Thọ 08/2026 captures and misbehaves on command.
 
 import email.utils
 import json
-import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from conftest import copy_samples
 
-from assets.sources.endpoints import ENDPOINTS, month_payload, replay_relpath
+from assets.sources.endpoints import ENDPOINTS
 from assets.sources.portal import (
-    LivePortalClient,
     PortalBadResponse,
     PortalBoundExceeded,
     PortalRejected,
@@ -39,34 +38,7 @@ def sample_doc(folder: str) -> dict:
 
 @pytest.fixture(scope="module")
 def replay_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("portal-replay")
-    for endpoint in (TRANSPARENCY, PROGRESS_TREE):
-        rel = replay_relpath(endpoint, month_payload(endpoint, AUGUST, province_id=PHU_THO))
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SAMPLES / endpoint.name / "month-all.json", root / rel)
-    return root
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def make_client(sleeps):
-    clients = []
-
-    def make(url: str, **options) -> LivePortalClient:
-        settings = dict(timeout_s=2.0, connect_timeout_s=1.0, max_attempts=4, backoff_s=0.01,
-                        pause_s=0, sleep=sleeps.append)
-        settings.update(options)
-        client = LivePortalClient(url, **settings)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client._session.close()
+    return copy_samples(tmp_path_factory.mktemp("portal-replay"), (TRANSPARENCY, PROGRESS_TREE))
 
 
 def fetch(client, endpoint=TRANSPARENCY, **options):
