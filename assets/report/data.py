@@ -171,9 +171,10 @@ def _warnings(con, card: Scorecard) -> list[str]:
                    "điểm tổng hợp toàn quốc, chưa có số liệu theo chỉ tiêu và đơn vị.")
     for m in card.metrics:
         if m["data_quality_status"]:
-            out.append(f"Cổng đánh dấu chất lượng dữ liệu "
-                       f"{m['data_quality_status']} trên {m['metric_code']}: "
-                       f"{m['data_quality_message'] or ''}".strip())
+            # the portal's own words first; its code stays, small, at the end
+            said = (m["data_quality_message"] or "").strip().rstrip(".")
+            out.append(f"Chỉ tiêu «{m['metric_name']}»: Cổng ghi chú về chất lượng dữ liệu"
+                       f"{' — ' + said if said else ''} (mã {m['data_quality_status']}).")
     unattributed = sum(m["points_lost"] for m in card.metrics
                        if m["method"] == "not_attributable")
     if unattributed > 0.005:
