@@ -45,10 +45,6 @@ def open_month_status(published: Path, now: datetime) -> tuple[str | None, dict]
     return None, facts
 
 
-def open_month_problem(published: Path, now: datetime) -> str | None:
-    return open_month_status(published, now)[0]
-
-
 def closed_month_status(published: Path, now: datetime) -> tuple[str | None, dict]:
     """(the problem or None, the numbers behind it) for the month before the open one."""
     today = now.astimezone(ZoneInfo(TIMEZONE)).date()
@@ -65,10 +61,6 @@ def closed_month_status(published: Path, now: datetime) -> tuple[str | None, dic
     if rows == 0:
         return f"the closed month {previous:%Y-%m} is still missing on the {today:%d/%m}", facts
     return None, facts
-
-
-def closed_month_problem(published: Path, now: datetime) -> str | None:
-    return closed_month_status(published, now)[0]
 
 
 def _result(status: tuple[str | None, dict], published: Path) -> dg.AssetCheckResult:

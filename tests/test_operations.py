@@ -6,12 +6,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 from conftest import AUGUST
 
-from checks.freshness import (
-    closed_month_problem,
-    closed_month_status,
-    open_month_problem,
-    open_month_status,
-)
+from checks.freshness import closed_month_status, open_month_status
 from pipelines.incidents import incident_paragraph
 
 CAPTURED = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)
@@ -25,22 +20,21 @@ def test_freshness_of_the_open_and_the_closed_month(pipeline, tmp_path):
     published.chmod(0o644)
     with duckdb.connect(str(published)) as con:
         con.execute("UPDATE marts.province_monthly SET captured_at = ?", [CAPTURED])
-    assert open_month_problem(published, CAPTURED + timedelta(hours=25)) is None
-    stale = open_month_problem(published, CAPTURED + timedelta(hours=27))
+    assert open_month_status(published, CAPTURED + timedelta(hours=25))[0] is None
+    stale, facts = open_month_status(published, CAPTURED + timedelta(hours=27))
     assert stale is not None and "2026-08" in stale and "27 h ago" in stale
     # the check's numbers, as metadata in the UI (not only in the text)
-    facts = open_month_status(published, CAPTURED + timedelta(hours=27))[1]
     assert (facts["month"], facts["age_hours"], facts["limit_hours"]) == ("2026-08", 27.0, 26.0)
     assert facts["last_captured"].value == CAPTURED.timestamp()
     # 3 September: August is not due yet; 6 September: due and present; 6 October:
     # September was never published
-    assert closed_month_problem(published, datetime(2026, 9, 3, tzinfo=UTC)) is None
-    assert closed_month_problem(published, datetime(2026, 9, 6, tzinfo=UTC)) is None
-    missing = closed_month_problem(published, datetime(2026, 10, 6, tzinfo=UTC))
+    assert closed_month_status(published, datetime(2026, 9, 3, tzinfo=UTC))[0] is None
+    assert closed_month_status(published, datetime(2026, 9, 6, tzinfo=UTC))[0] is None
+    missing, facts = closed_month_status(published, datetime(2026, 10, 6, tzinfo=UTC))
     assert missing is not None and "2026-09" in missing
-    assert closed_month_status(published, datetime(2026, 10, 6, tzinfo=UTC))[1] == {
-        "month": "2026-09", "due_day": 5, "province_rows": 0}
-    assert "not published" in open_month_problem(published, datetime(2026, 10, 6, tzinfo=UTC))
+    assert facts == {"month": "2026-09", "due_day": 5, "province_rows": 0}
+    assert "not published" in open_month_status(published,
+                                                datetime(2026, 10, 6, tzinfo=UTC))[0]
 
 
 def test_the_incident_paragraph_says_what_where_since_when_and_how_to_rerun(tmp_path):

@@ -41,10 +41,6 @@ BOM = b"\xef\xbb\xbf"
 EXPLAIN_SHEET = "Giải thích"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -94,18 +90,18 @@ def _sheet_name(table: str) -> str:
     return table[:31]
 
 
-def _month_cut(con, table: str, limit: int) -> tuple[str, date | None, bool]:
+def _month_cut(con, table: str, limit: int) -> tuple[str, date | None, bool, int]:
     """The rows of a mart that fit in `limit` rows: the most recent whole months (or, when
-    the newest month alone is larger, its first `limit` rows); the first month kept, and
-    whether that month itself was cut."""
+    the newest month alone is larger, its first `limit` rows); the first month kept,
+    whether that month itself was cut, and the table's row count."""
     cols = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name || '.' || table_name = ?", [table]).fetchall()]
-    order = " ORDER BY month DESC" if "month" in cols else ""
-    order += ", province_code" if "province_code" in cols else ""
+    keys = [k for k in ("month DESC", "province_code") if k.split()[0] in cols]
+    order = f" ORDER BY {', '.join(keys)}" if keys else ""
     total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
     if total <= limit or "month" not in cols:
-        return f"SELECT * FROM {table}{order} LIMIT {int(limit)}", None, False  # noqa: S608
+        return f"SELECT * FROM {table}{order} LIMIT {int(limit)}", None, False, total  # noqa: S608
     first = con.execute(f"""
         SELECT min(month) FROM (
             SELECT month, sum(count(*)) OVER (ORDER BY month DESC) AS upto
@@ -113,9 +109,9 @@ def _month_cut(con, table: str, limit: int) -> tuple[str, date | None, bool]:
     if first is None:  # the newest month alone passes the limit
         first = con.execute(f"SELECT max(month) FROM {table}").fetchone()[0]  # noqa: S608
         return (f"SELECT * FROM {table} WHERE month = DATE '{first}'{order} "  # noqa: S608
-                f"LIMIT {int(limit)}", first, True)
+                f"LIMIT {int(limit)}", first, True, total)
     return (f"SELECT * FROM {table} WHERE month >= DATE '{first}'{order}",  # noqa: S608
-            first, False)
+            first, False, total)
 
 
 def _cell(v):
@@ -172,8 +168,7 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str],
         explain.set_column(c, c, w)
     written = {}
     for table in tables:
-        query, first, cut = _month_cut(con, table, min(max_rows, EXCEL_MAX_ROWS) - 2)
-        total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+        query, first, cut, total = _month_cut(con, table, min(max_rows, EXCEL_MAX_ROWS) - 2)
         cur = con.execute(query)
         names = [d[0] for d in cur.description]
         stamps = [i for i, d in enumerate(cur.description) if "TIMESTAMP" in str(d[1])]

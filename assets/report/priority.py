@@ -16,8 +16,6 @@ rule (docs/index.md, "What to fix first"):
 
 from dataclasses import dataclass, field
 
-import duckdb
-
 MIN_GAIN = 0.05
 TOP = 3
 SCENARIOS = (("full", "đạt mức tối đa"), ("best", "bằng tỉnh tốt nhất"),
@@ -92,29 +90,3 @@ def rank_actions(rows: list[dict], top: int = TOP) -> Priority:
     actions.sort(key=lambda a: (-a.per_item, -a.gain, a.metric_code))
     aside.sort(key=lambda a: -a["points_lost"])
     return Priority(actions[:top], aside, len(actions))
-
-
-def load_priority(con: duckdb.DuckDBPyConnection, code: str, month, top: int = TOP
-                  ) -> Priority:
-    cur = con.execute("SELECT * FROM marts.recoverable_points "
-                      "WHERE province_code = ? AND month = ? ORDER BY metric_code", [code, month])
-    names = [d[0] for d in cur.description]
-    priority = rank_actions([dict(zip(names, r, strict=True)) for r in cur.fetchall()], top)
-    for action in priority.actions:
-        units = con.execute("""
-            SELECT unit_name, sum(points_lost) AS lost
-            FROM marts.unit_points_lost
-            WHERE province_code = ? AND month = ? AND metric_code = ?
-              AND unit_id <> province_id
-              AND method IN ('exact_pooled', 'pooled_with_remainder')
-            GROUP BY unit_name HAVING sum(points_lost) > 0
-            ORDER BY lost DESC, unit_name LIMIT 2""",
-                            [code, month, action.metric_code]).fetchall()
-        total = con.execute("""
-            SELECT sum(points_lost) FROM marts.unit_points_lost
-            WHERE province_code = ? AND month = ? AND metric_code = ?
-              AND unit_id <> province_id AND points_lost > 0""",
-                            [code, month, action.metric_code]).fetchone()[0]
-        action.units = [{"unit_name": n, "share": (lost / total) if total else None}
-                        for n, lost in units]
-    return priority

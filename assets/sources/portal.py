@@ -101,9 +101,6 @@ class PortalTLSError(PortalError):
     """The TLS handshake failed (certificate, protocol): not an outage, not retried."""
 
 
-class PortalTerminated(PortalError):
-    """The run was asked to stop (SIGTERM, Ctrl-C, a termination from the UI)."""
-
 
 class NoAnswer(Exception):
     """A transport got no HTTP answer (refused, reset, timed out): worth another attempt.

@@ -108,13 +108,6 @@ FIELDS: tuple[Field, ...] = (
     *_unit_fields("tree", "children[]", "totalScore | score", "totalMaxScore | maxScore"),
 )
 
-SHAPE_ENDPOINTS = {
-    "national": "service-results",
-    "metrics": "transparency, handling-satisfaction, dossier-digitized",
-    "tree": "dvc-progress-tree, provide-online-tree, formality-online-payment-tree",
-}
-
-
 def fields_of(shape: str, required: bool | None = None) -> list[Field]:
     return [f for f in FIELDS if f.shape == shape and (required is None or f.required == required)]
 

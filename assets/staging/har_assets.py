@@ -46,7 +46,7 @@ from assets.sources.har import HarError, PortalAnswer, portal_answers, read_har
 from assets.sources.portal import PortalResponse, page_rows
 from assets.warehouse import ensure_schema, months_after, refresh_reference
 
-from .inbox import NAME_MAX, SIDECAR_SUFFIX, fit_name
+from .inbox import NAME_MAX, SIDECAR_SUFFIX, file_sha256, fit_name
 from .parse import StagingError
 from .spreadsheet_assets import ImportConfig, inbox_dir, inbox_files
 
@@ -211,7 +211,7 @@ def write_manifest(store: RawStore, har: HarImport, mc: MonthCapture, status: st
     return path
 
 
-def validate_month(store: RawStore, mc: MonthCapture, har: HarImport):
+def validate_month(store: RawStore, mc: MonthCapture):
     """Parse and validate a complete month as staging will (raises StagingError); the
     validation report."""
     from checks.gx_runner import validate_in_bulk
@@ -296,21 +296,21 @@ class Reject(Exception):
         super().__init__(reason)
 
 
-def import_one(path: Path, store: RawStore, chiso: ChisoSettings, log) -> HarImport:
-    """Read, keep and validate one HAR (raises Reject); no warehouse needed."""
-    data_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+def import_one(path: Path, sha: str, store: RawStore, chiso: ChisoSettings) -> HarImport:
+    """Read, keep and validate one HAR whose sha256 is ``sha`` (raises Reject); no
+    warehouse needed."""
     content = portal_answers(read_har(path, int(chiso.har_max_mb * 1e6)), path.name)
     if not content.answers:
         raise Reject("no reporting API answer in this HAR (was it saved on the portal's "
                      "evaluation pages, with content?)", {"field": "entries"})
-    har = keep_answers(store, path.name, data_sha, content.answers, chiso.province_codes)
+    har = keep_answers(store, path.name, sha, content.answers, chiso.province_codes)
     har.skipped = dict(content.skipped)
     bad = None
     for mc in har.months:
         if not mc.complete:
             continue
         try:
-            report = validate_month(store, mc, har)
+            report = validate_month(store, mc)
         except StagingError as exc:
             bad = Reject(str(exc), {"period": exc.month, "unit": exc.unit,
                                     "field": exc.field_name, "raw_file": exc.file})
@@ -370,9 +370,9 @@ def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: Ch
     imported: list = []  # (path, HarImport)
     rejected: list[str] = []
     for path in files:
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        sha = file_sha256(path)
         try:
-            har = import_one(path, store, chiso, context.log)
+            har = import_one(path, sha, store, chiso)
         except (HarError, Reject) as exc:
             where = ({"entry": exc.entry, "field": exc.field, "url": exc.url}
                      if isinstance(exc, HarError) else exc.where)

@@ -118,6 +118,12 @@ def safe_file_name(name: str, max_bytes: int = 120) -> str:
     return fit_name(clean, max_bytes)
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in chunks (a HAR may be hundreds of MB)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def inbox_key(paths: list[Path]) -> str:
     """The sensor's run key for a set of files: name, content, size, mtime and ctime.
     ctime changes whenever a file is (re)placed in the folder, so a file dropped again,
@@ -125,10 +131,6 @@ def inbox_key(paths: list[Path]) -> str:
     key = hashlib.sha256()
     for path in sorted(paths):
         st = path.stat()
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        key.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0".encode()
-                   + digest.digest())
+        key.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
+                   f"{file_sha256(path)}".encode())
     return f"inbox-{key.hexdigest()[:16]}"
