@@ -15,7 +15,7 @@ from assets.sources.endpoints import month_key
 from assets.sources.portal import PortalError, PortalRejected
 
 from .crawl import crawl_month
-from .store import RawStore, final_session
+from .store import RawStore, final_session, staged_sha256
 
 
 @dg.asset(
@@ -58,11 +58,11 @@ def _crawl(context: dg.AssetExecutionContext, config: RefreshConfig, chiso: Chis
     client = portal.client()
     store = RawStore(chiso.raw_dir)
     per_month, kept_final = {}, {}
-    for month in months_in_window(context):
-        final = None
-        if not config.force:
-            staged = staged_sha256(Path(warehouse.database), month, context.log)
-            final = final_session(store, month, staged)
+    months = months_in_window(context)
+    staged = ({} if config.force else
+              staged_in_warehouse(Path(warehouse.database), months, context.log))
+    for month in months:
+        final = None if config.force else final_session(store, month, staged[month])
         if final is not None:  # a closed month's final, staged crawl: not fetched again
             kept_final[month_key(month)] = final[0].name
             context.log.info(f"{month_key(month)}: final crawl {final[0]} kept and staged, "
@@ -100,33 +100,21 @@ def _crawl(context: dg.AssetExecutionContext, config: RefreshConfig, chiso: Chis
     })
 
 
-STAGED_QUERIES = {
-    "staging.captures": "SELECT DISTINCT raw_sha256 FROM staging.captures WHERE month = ?",
-    "staging.legacy_scores":
-        "SELECT DISTINCT raw_sha256 FROM staging.legacy_scores WHERE month = ?",
-}
-
-
-def staged_sha256(warehouse: Path, month: date, log=None) -> set[str] | None:
-    """The sha256 of the captures staged for ``month`` (today's API and the legacy service);
-    empty if nothing is; None if the warehouse cannot be read now (another process writes
-    it): then the month is fetched again, the safe side."""
+def staged_in_warehouse(warehouse: Path, months: list[date], log=None
+                        ) -> dict[date, set[str] | None]:
+    """Per month, the sha256 of its staged captures (empty if none); None for every month
+    if the warehouse cannot be read now (another process writes it): then the months are
+    fetched again, the safe side."""
     if not warehouse.exists():
-        return set()
+        return {m: set() for m in months}
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            tables = {r[0] for r in con.execute(
-                "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
-            found: set[str] = set()
-            for table, query in STAGED_QUERIES.items():
-                if table in tables:
-                    found |= {r[0] for r in con.execute(query, [month]).fetchall()}
-            return found
+            return {m: staged_sha256(con, m) for m in months}
     except duckdb.Error as exc:
         if log:
-            log.warning(f"{month_key(month)}: cannot read what was staged from {warehouse} "
-                        f"({type(exc).__name__}); the month is fetched again")
-        return None
+            log.warning(f"cannot read what was staged from {warehouse} "
+                        f"({type(exc).__name__}); every month is fetched again")
+        return {m: None for m in months}
 
 
 def write_safety_stop(chiso: ChisoSettings, exc: PortalError) -> None:

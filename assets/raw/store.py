@@ -185,6 +185,23 @@ def kept_sha256(manifest: dict) -> set[str]:
     return {c["sha256"] for c in manifest["captures"] if c["http_status"] in (200, 201)}
 
 
+# Where staging records the sha256 of the captures it loaded (today's API, the legacy service).
+STAGED_TABLES = ("staging.captures", "staging.legacy_scores")
+
+
+def staged_sha256(con, month: date, tables: tuple[str, ...] = STAGED_TABLES) -> set[str]:
+    """The sha256 of the captures staged for ``month`` in ``tables`` (those that exist)."""
+    present = {r[0] for r in con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+    found: set[str] = set()
+    for table in tables:
+        if table in present:  # a name from the fixed list above
+            found |= {r[0] for r in con.execute(
+                f"SELECT DISTINCT raw_sha256 FROM {table} WHERE month = ?",  # noqa: S608
+                [month]).fetchall()}
+    return found
+
+
 def final_session(store: RawStore, month: date,
                   staged: set[str] | None) -> tuple[Path, dict] | None:
     """The latest complete crawl of a closed month, if it started once the month was final

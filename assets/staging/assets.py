@@ -24,7 +24,7 @@ import polars as pl
 from assets.domain.provinces import era_of
 from assets.metadata import add_partition_metadata, table_metadata
 from assets.partitions import monthly_partitions, months_in_window
-from assets.raw.store import RawStore, latest_complete_session
+from assets.raw.store import RawStore, latest_complete_session, staged_sha256
 from assets.resources import ChisoSettings, StagingConfig, WarehouseResource
 from assets.sources.endpoints import month_key
 from assets.warehouse import append_rows, ensure_schema, replace_from_parquet
@@ -123,11 +123,6 @@ class StagingRun:
         return merge_reports(self.reports)
 
 
-def staged_sha256(con, month: date) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT DISTINCT raw_sha256 FROM staging.captures WHERE month = ?", [month]).fetchall()}
-
-
 SPILL_PREFIX = ".staging-spill-"
 
 
@@ -161,7 +156,7 @@ def stage_validate_load(store: RawStore, months: list[date], con, force: bool = 
             key = month_key(month)
             path, manifest = _session(store, month)
             shas = {c["sha256"] for c in _kept(manifest)}
-            if not force and shas and shas == staged_sha256(con, month):
+            if not force and shas and shas == staged_sha256(con, month, ("staging.captures",)):
                 run.unchanged[key] = (f"captures of {path.name} ({len(shas)} sha256) are those "
                                       "already staged: not parsed, validated or loaded again")
                 if log:

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from assets.domain.provinces import era_of
-from assets.raw.store import RawStore, latest_complete_session
+from assets.raw.store import RawStore, latest_complete_session, staged_sha256
 from assets.sources.endpoints import LEGACY, month_key
 from assets.warehouse import append_rows, replace_months
 from checks.history_suites import history_suites
@@ -143,7 +143,4 @@ def _legacy_unchanged(con: duckdb.DuckDBPyConnection, store: RawStore, month: da
         return False
     kept = {c["sha256"] for c in found[1]["captures"]
             if c["endpoint"] == LEGACY.name and c["http_status"] in (200, 201)}
-    staged = {r[0] for r in con.execute(
-        "SELECT DISTINCT raw_sha256 FROM staging.legacy_scores WHERE month = ?",
-        [month]).fetchall()}
-    return bool(kept) and kept == staged
+    return bool(kept) and kept == staged_sha256(con, month, ("staging.legacy_scores",))
