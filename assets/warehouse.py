@@ -13,7 +13,7 @@ import polars as pl
 
 from assets.domain.catalogue import BANDS, GROUPS, METRICS
 from assets.domain.provinces import province_reference
-from assets.staging.history import DAILY_SCHEMA, HISTORY_SCHEMA
+from assets.staging.legacy_parse import DAILY_SCHEMA, HISTORY_SCHEMA
 from assets.staging.parse import SCHEMAS
 
 SQL_DIR = Path(__file__).parent / "marts" / "sql"
@@ -27,7 +27,7 @@ STAGING_SCHEMAS = {**{f"staging.{t}": s for t, s in SCHEMAS.items()},
                    "staging.national_summary_history": DAILY_SCHEMA}
 STAGING_TABLES = tuple(STAGING_SCHEMAS)
 AUDIT_TABLES = ("audit.validation_results",)
-# Marts are written by assets/marts/assets.py::rebuild_months, from its own fixed list.
+# Marts are written by assets/marts/build.py::rebuild_months, from its own fixed list.
 _WRITABLE = frozenset(STAGING_TABLES + AUDIT_TABLES)
 
 

@@ -130,10 +130,10 @@ def kept_bytes(store: RawStore) -> tuple[int, int]:
 def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     import duckdb
 
-    from assets.marts.assets import MARTS, rebuild_months
+    from assets.marts.build import MARTS, rebuild_months
     from assets.raw.store import complete_sessions
-    from assets.staging.assets import _audit_frame, stage_validate_load
-    from assets.staging.daily_assets import stage_daily
+    from assets.staging.nightly import stage_daily
+    from assets.staging.step import _audit_frame, stage_validate_load
     from assets.warehouse import append_rows, ensure_schema, refresh_reference
 
     t = time.perf_counter()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.marts.assets import MARTS
+from assets.marts.build import MARTS
 from assets.publish.exports import XLSX_SHEET_ROWS, _month_cut, write_xlsx
 from assets.settings import load_settings
 

@@ -4,15 +4,15 @@ import os
 
 import dagster as dg
 
-from assets.marts.assets import mart_assets
+from assets.marts.build import mart_assets
 from assets.marts.checks import mart_checks
-from assets.publish.assets import analyst_copy
-from assets.raw.assets import portal_captures
-from assets.report.assets import scorecard
+from assets.publish.analyst_copy import analyst_copy
+from assets.raw.captures import portal_captures
+from assets.report.scorecard import scorecard
 from assets.settings import Settings, load_settings
-from assets.staging.assets import staging_tables
-from assets.staging.har_assets import har_captures
-from assets.staging.spreadsheet_assets import spreadsheet_scores
+from assets.staging.har_import import har_captures
+from assets.staging.sheet_import import spreadsheet_scores
+from assets.staging.step import staging_tables
 from checks.freshness import freshness_checks
 
 from .jobs import (

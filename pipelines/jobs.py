@@ -10,10 +10,10 @@ from dagster._core.storage.tags import (
 
 from assets.partitions import TIMEZONE
 from assets.resources import ChisoSettings
-from assets.staging.har_assets import HAR_KEY, HarConfig
-from assets.staging.history_assets import LEGACY_KEY
+from assets.staging.har_import import HAR_KEY, HarConfig
 from assets.staging.inbox import inbox_key, pending_files, stable_files
-from assets.staging.spreadsheet_assets import (
+from assets.staging.legacy import LEGACY_KEY
+from assets.staging.sheet_import import (
     SHEETS_KEY,
     ImportConfig,
     inbox_dir,

@@ -87,7 +87,7 @@ def test_a_number_sent_as_text_names_the_file_unit_and_field(pipeline, replay_di
 def test_a_month_never_crawled_is_refused_with_the_fix(pipeline):
     import dagster as dg
 
-    from assets.staging.assets import staging_tables
+    from assets.staging.step import staging_tables
 
     result = dg.materialize([staging_tables], partition_key=AUGUST.isoformat(),
                             resources=pipeline.defs.resources, instance=pipeline.instance,

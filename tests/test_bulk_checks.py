@@ -15,7 +15,7 @@ from conftest import AUGUST
 from assets.raw.crawl import crawl_month
 from assets.raw.store import RawStore
 from assets.sources.portal import ReplayPortalClient
-from assets.staging.assets import stage_months, validation_datasets
+from assets.staging.step import stage_months, validation_datasets
 from checks.bulk import summarise_all
 from checks.gx_runner import merge_reports, outcome_rows, validate, validate_in_bulk
 from checks.suites import SUITES

@@ -17,7 +17,7 @@ from conftest import AUGUST, PHU_THO, SAMPLES, Pipeline
 from assets.resources import ChisoSettings
 from assets.sources.endpoints import NATIONAL
 from assets.sources.har import HarError, portal_answers, read_har
-from assets.staging.har_assets import missing_for_month
+from assets.staging.har_import import missing_for_month
 from pipelines.jobs import spreadsheet_inbox
 from tools.har_sample import (
     AUTH,

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from assets.marts.assets import rebuild_months
+from assets.marts.build import rebuild_months
 from assets.partitions import final_from
 from assets.sources.endpoints import ENDPOINTS, month_payload, replay_relpath
 from assets.sources.portal import ReplayPortalClient, RequestContext
 from assets.sources.spreadsheets import read_ranking
-from assets.staging.history import frame
-from assets.staging.spreadsheet_assets import sheet_rows
+from assets.staging.legacy_parse import frame
+from assets.staging.sheet_import import sheet_rows
 from assets.warehouse import ensure_schema, refresh_reference
 from tools.synthetic_sheets import write_ranking_csv
 

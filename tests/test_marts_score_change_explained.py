@@ -7,8 +7,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-import assets.marts.assets as mart_assets
-from assets.marts.assets import MartCheckFailed, rebuild_months
+import assets.marts.build as mart_assets
+from assets.marts.build import MartCheckFailed, rebuild_months
 from assets.marts.checks import CHANGE_CHECK, change_mismatches
 from assets.warehouse import ensure_schema
 
@@ -107,9 +107,9 @@ def test_a_job_that_rebuilds_months_rebuilds_every_mart_built_on_them(job):
                 for k in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
     marts = {k for k in selected if k.startswith("marts/")}
     if not marts:  # import_inbox: the HAR import rebuilds every mart in its own step
-        from assets.marts.assets import MARTS
-        from assets.staging import har_assets
-        assert har_assets.MARTS is MARTS
+        from assets.marts.build import MARTS
+        from assets.staging import har_import
+        assert har_import.MARTS is MARTS
         return
     dependents = {d.to_user_string() for d in dg.AssetSelection.assets(
         *(dg.AssetKey.from_user_string(m) for m in marts)).downstream().resolve(graph)}

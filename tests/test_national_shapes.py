@@ -17,7 +17,7 @@ from conftest import AUGUST, Pipeline
 
 from assets.domain.catalogue import GROUP_CODES
 from assets.domain.provinces import code_of_department
-from assets.marts.assets import rebuild_months
+from assets.marts.build import rebuild_months
 from assets.raw.crawl import crawl_month
 from assets.raw.store import RawStore
 from assets.sources.endpoints import NATIONAL

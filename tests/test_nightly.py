@@ -11,7 +11,7 @@ from datetime import date
 import dagster as dg
 from conftest import AUGUST, Pipeline
 
-from assets.staging.assets import STAGING_KEYS, staging_tables
+from assets.staging.step import STAGING_KEYS, staging_tables
 from tools.synthetic import generate
 
 RAW_STEP, STAGING_STEP = "raw__portal_captures", "staging_tables"

@@ -13,7 +13,7 @@ from shared_runs import two_months
 
 from assets.domain.catalogue import METRICS
 from assets.domain.scoring import metric_score
-from assets.marts.assets import rebuild_months
+from assets.marts.build import rebuild_months
 from assets.marts.checks import recomputed_scores_match_portal
 from assets.resources import WarehouseResource
 from assets.warehouse import ensure_schema, refresh_reference

@@ -9,7 +9,7 @@ import pytest
 from conftest import AUGUST
 from shared_runs import two_months
 
-from assets.marts.assets import MARTS, rebuild_months
+from assets.marts.build import MARTS, rebuild_months
 from assets.staging.parse import SCHEMAS
 from assets.warehouse import ensure_schema, refresh_reference, replace_months
 

@@ -14,7 +14,7 @@ import duckdb
 from assets.settings import PROJECT_ROOT
 from assets.warehouse import ensure_schema
 
-from .assets import MARTS
+from .build import MARTS
 
 GUIDE = PROJECT_ROOT / "docs" / "analysts.md"
 START, END = "<!-- dictionary:start -->", "<!-- dictionary:end -->"

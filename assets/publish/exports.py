@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.marts.assets import MARTS
+from assets.marts.build import MARTS
 from assets.report.numbers import vn
 
 EXCEL_MAX_ROWS = 1_048_576  # Excel's sheet limit, header rows included

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for c
 
 from conftest import Pipeline  # noqa: E402
 
-import assets.publish.assets as publish  # noqa: E402
-import assets.raw.assets as raw  # noqa: E402
-import assets.staging.assets as staging  # noqa: E402
+import assets.publish.analyst_copy as publish  # noqa: E402
+import assets.raw.captures as raw  # noqa: E402
+import assets.staging.step as staging  # noqa: E402
 
 
 class PausingConnection:

@@ -2,7 +2,7 @@
 
 Same discipline as checks/suites.py: plain data, run by checks/gx_runner.py before the
 write, blocking. ``dataset`` names the staged frame or a summary from
-assets/staging/history.py::history_summaries.
+assets/staging/legacy_parse.py::history_summaries.
 """
 
 from assets.domain.catalogue import GROUP_CODES, GROUPS
@@ -12,7 +12,7 @@ from .suites import Suite, _not_null, _within
 ONLINE_MAX = GROUPS["CLGQ"].max_score + GROUPS["TTTT"].max_score
 
 
-def history_suites(dataset: str) -> tuple[Suite, ...]:
+def legacy_suites(dataset: str) -> tuple[Suite, ...]:
     """The suites for one history table (``legacy_scores`` or ``spreadsheet_scores``)."""
     where = ("raw_path", "month", "province_name_written", "unit_name")
     return (

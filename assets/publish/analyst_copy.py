@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.marts.assets import MARTS
+from assets.marts.build import MARTS
 from assets.partitions import monthly_partitions
 from assets.resources import ChisoSettings, WarehouseResource
 

@@ -31,8 +31,8 @@ from assets.warehouse import append_rows, ensure_schema, replace_from_parquet
 from checks import summaries
 from checks.suites import SUITES
 
-from .daily_assets import DAILY_KEY, DAILY_SUITE, load_daily
-from .history_assets import LEGACY_KEY, LEGACY_SUITES, load_legacy
+from .legacy import LEGACY_KEY, LEGACY_SUITES, load_legacy
+from .nightly import DAILY_KEY, DAILY_SUITE, load_daily
 from .parse import SCHEMAS, Rows, StagingError, parse_capture
 
 RAW_KEY = dg.AssetKey(["raw", "portal_captures"])

@@ -34,7 +34,7 @@ HISTORY_SCHEMA: dict[str, pl.DataType] = {
     # spreadsheets: why rank_reported is empty (the STT column was a row number)
     "rank_note": pl.String,
 }
-# The national summary of every complete crawl of a month (staging/daily_assets.py).
+# The national summary of every complete crawl of a month (staging/nightly.py).
 DAILY_SCHEMA: dict[str, pl.DataType] = {**SCHEMAS["national_summary"], "session": pl.String}
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.domain.provinces import era_of, province_reference
-from assets.marts.assets import MARTS, rebuild_months
+from assets.marts.build import MARTS, rebuild_months
 from assets.raw.store import SESSIONS, RawStore, stamp, write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, month_key, safe_segment
@@ -48,7 +48,7 @@ from assets.warehouse import ensure_schema, months_after, refresh_reference
 
 from .inbox import NAME_MAX, SIDECAR_SUFFIX, file_sha256, fit_name
 from .parse import StagingError
-from .spreadsheet_assets import ImportConfig, inbox_dir, inbox_files
+from .sheet_import import ImportConfig, inbox_dir, inbox_files
 
 HAR_KEY = dg.AssetKey(["raw", "har_captures"])
 HAR_SUFFIX = ".har"
@@ -216,7 +216,7 @@ def validate_month(store: RawStore, mc: MonthCapture):
     validation report."""
     from checks.gx_runner import validate_in_bulk
 
-    from .assets import parse_session, validation_datasets
+    from .step import parse_session, validation_datasets
 
     manifest = {"captures": [asdict(c) for c in mc.captures]}
     frames = parse_session(store, mc.month, manifest)
@@ -331,10 +331,10 @@ def import_one(path: Path, sha: str, store: RawStore, chiso: ChisoSettings) -> H
 def stage_and_publish(con, store: RawStore, months: list[date], chiso: ChisoSettings,
                       run_id: str, log, spill_root: Path) -> dict:
     """Stage the months (latest complete capture), rebuild every mart, publish."""
-    from assets.publish.assets import publish_copy
+    from assets.publish.analyst_copy import publish_copy
 
-    from .assets import stage_validate_load
-    from .daily_assets import load_daily
+    from .nightly import load_daily
+    from .step import stage_validate_load
 
     run = stage_validate_load(store, months, con, log=log,
                               spill_root=spill_root)
@@ -455,8 +455,8 @@ def _record_downstream(context: dg.AssetExecutionContext, months: list[date],
                        touched: list[date]) -> None:
     """Tell Dagster which partitions of staging, the marts and the publish this step
     refreshed, so the UI and the freshness checks see them."""
-    from assets.staging.assets import STAGING_KEYS
-    from assets.staging.daily_assets import DAILY_KEY
+    from assets.staging.nightly import DAILY_KEY
+    from assets.staging.step import STAGING_KEYS
 
     keys = [*STAGING_KEYS.values(), DAILY_KEY, *(dg.AssetKey(["marts", n]) for n in MARTS),
             dg.AssetKey(["publish", "analyst_copy"])]

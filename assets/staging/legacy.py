@@ -1,7 +1,7 @@
 """staging/legacy_scores: the legacy service's months (63 provinces and their units),
 parsed, validated with Great Expectations before the write, then loaded.
 
-It runs inside the staging step (assets/staging/assets.py), so a run's staging tables
+It runs inside the staging step (assets/staging/step.py), so a run's staging tables
 are materialized together or, when nothing is new, not at all. Months of the
 34-province era have no legacy captures: it leaves them alone.
 """
@@ -17,14 +17,14 @@ from assets.domain.provinces import era_of
 from assets.raw.store import RawStore, latest_complete_session, staged_sha256
 from assets.sources.endpoints import LEGACY, month_key
 from assets.warehouse import append_rows, replace_months
-from checks.history_suites import history_suites
+from checks.legacy_suites import legacy_suites
 
-from .history import frame, history_summaries, parse_legacy_capture
+from .legacy_parse import frame, history_summaries, parse_legacy_capture
 from .parse import StagingError
 
 RAW_KEY = dg.AssetKey(["raw", "portal_captures"])
 LEGACY_KEY = dg.AssetKey(["staging", "legacy_scores"])
-LEGACY_SUITES = history_suites("legacy_scores")
+LEGACY_SUITES = legacy_suites("legacy_scores")
 
 
 def stage_legacy_months(store: RawStore, months: list[date]) -> tuple[pl.DataFrame, dict]:

@@ -31,10 +31,8 @@ from assets.raw.store import write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.sources.endpoints import month_key
 from assets.warehouse import ensure_schema
-from checks.history_suites import history_suites
+from checks.legacy_suites import legacy_suites
 
-from .history import frame, province_fields
-from .history_assets import audit, replace_history, validation_datasets
 from .inbox import (
     NAME_MAX,
     SIDECAR_SUFFIX,
@@ -45,10 +43,12 @@ from .inbox import (
     safe_file_name,
     stable_files,
 )
+from .legacy import audit, replace_history, validation_datasets
+from .legacy_parse import frame, province_fields
 from .parse import StagingError
 
 SHEETS_KEY = dg.AssetKey(["staging", "spreadsheet_scores"])
-SHEET_SUITES = history_suites("spreadsheet_scores")
+SHEET_SUITES = legacy_suites("spreadsheet_scores")
 SPREADSHEET_TYPES = (".xlsx", ".csv")
 OTHER_IMPORTS = (".har",)  # taken by raw/har_captures, in the same job
 

@@ -1,6 +1,6 @@
 """staging/national_summary_history: the national summary of every complete crawl of a
 month, not only the latest — how an open month's scores moved night after night.
-Loaded inside the staging step (assets/staging/assets.py).
+Loaded inside the staging step (assets/staging/step.py).
 
 The raw layer keeps every nightly capture (one session manifest per crawl); the other
 staging tables read the latest complete one. This table reads them all, and
@@ -21,8 +21,8 @@ from assets.sources.endpoints import NATIONAL, month_key
 from assets.warehouse import replace_months
 from checks.suites import Suite, _not_null
 
-from .history import DAILY_SCHEMA
-from .history_assets import SideLoad, audit
+from .legacy import SideLoad, audit
+from .legacy_parse import DAILY_SCHEMA
 from .parse import Rows, StagingError, parse_capture
 
 DAILY_KEY = dg.AssetKey(["staging", "national_summary_history"])
