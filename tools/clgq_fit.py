@@ -15,8 +15,8 @@ of the months (they are not).
     python -m tools.clgq_fit [ROOT ...]          # default: data/samples/portal
     python -m tools.clgq_fit --markdown [ROOT]   # the table docs/index.md quotes
 
-Files written by the synthetic generator (tools/synthetic.py) are refused: their CLGQ
-scores are invented, not the portal's.
+Files written by the synthetic generator (tools/synthetic.py) are left out and counted:
+their CLGQ scores are invented, not the portal's.
 """
 
 from __future__ import annotations
@@ -72,8 +72,16 @@ def _manifest_payloads(root: Path) -> dict[str, Mapping]:
     return {c["file"]: c.get("payload") or {} for c in captures}
 
 
-def _is_synthetic(path: Path) -> bool:
-    """The synthetic generator leaves an index.json saying so beside its tree."""
+def _sidecar(path: Path) -> Mapping:
+    """A raw capture's metadata (assets/raw): its request payload and origin."""
+    meta = path.with_name(path.name + ".meta.json")
+    return json.loads(meta.read_text("utf-8")) if meta.exists() else {}
+
+
+def _is_synthetic(path: Path, sidecar: Mapping) -> bool:
+    """The synthetic generator says so in the raw sidecar or in an index.json above."""
+    if (sidecar.get("origin") or {}).get("synthetic"):
+        return True
     for parent in path.parents:
         index = parent / "index.json"
         if index.exists():
@@ -83,12 +91,17 @@ def _is_synthetic(path: Path) -> bool:
     return False
 
 
-def load_observations(roots: Iterable[Path]) -> list[Observation]:
-    """Every JSON answer under the roots whose ``data.parent`` carries CLGQ's parameters.
+def load_observations(roots: Iterable[Path],
+                      skipped: list[str] | None = None) -> list[Observation]:
+    """Every JSON answer under the roots whose ``data.parent`` carries CLGQ's parameters:
+    the samples (period and scope from manifest.json or the file name) or a raw capture
+    store (from each capture's sidecar).
 
-    A parent with some parameters but not all, or a non-numeric one, is an error naming
-    the file, period, unit and field; so is a synthetic file."""
+    A parent missing a parameter, or with a non-numeric one, is an error naming the file,
+    period, unit and field. Synthetic captures are left out (their paths go to
+    ``skipped``): their CLGQ scores are invented."""
     found: list[Observation] = []
+    seen: set[tuple] = set()  # the same answer under two roots (samples, raw) counts once
     for root in roots:
         root = Path(root)
         payloads = _manifest_payloads(root)
@@ -102,17 +115,24 @@ def load_observations(roots: Iterable[Path]) -> list[Observation]:
             if not isinstance(parent, dict) or "authorityCount" not in parent:
                 continue
             rel = path.relative_to(root).as_posix()
-            period, scope = _period_scope(path, payloads.get(rel))
+            sidecar = _sidecar(path)
+            period, scope = _period_scope(path, payloads.get(rel) or sidecar.get("payload"))
             unit = str(parent.get("departmentCode") or parent.get("departmentId") or "?")
             where = f"{path}: period {period}, unit {unit}"
-            if _is_synthetic(path):
-                raise ValueError(f"{where}: synthetic capture, its CLGQ score is invented")
+            if _is_synthetic(path, sidecar):
+                if skipped is not None:
+                    skipped.append(str(path))
+                continue
             params: dict[str, float] = {}
             for name in (*PARAMETERS, "totalScore"):
                 value = parent.get(name)
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise ValueError(f"{where}: parent.{name} is {value!r}, expected a number")
                 params[name] = float(value)
+            key = (unit, period, scope, tuple(sorted(params.items())))
+            if key in seen:
+                continue
+            seen.add(key)
             children = data.get("children") or []
             with_params = sum(1 for c in children if any(p in c for p in PARAMETERS))
             found.append(Observation(rel, period, scope, unit, params.pop("totalScore"),
@@ -337,7 +357,7 @@ def render_text(observations: list[Observation], root: Path | None = None) -> st
         lines.append(f"\nround-number variants of H5 within {tol}: {len(hits)}")
         lines.extend(f"    {a}·A + min({m}, {m}·{k}/{t}) + {MAX_SCORE - a - m:g}   max error {e}"
                      for a, k, m, t, e in hits)
-    if root is not None and (root / "dvc-progress-tree").exists():
+    if root is not None and (root / "dvc-progress-tree" / "year-all.json").exists():
         lines.append("\nquarter/year: own parameters vs mean of the months in monthlyChart")
         for c in period_checks(root):
             lines.append(f"    {c.group} {c.source:32} portal {c.portal:5.2f}  pooled "
@@ -369,9 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true",
                         help="print the observation table docs/index.md quotes")
     args = parser.parse_args(argv)
-    observations = load_observations(args.roots)
+    skipped: list[str] = []
+    observations = load_observations(args.roots, skipped)
+    if skipped:
+        print(f"left out {len(skipped)} synthetic capture(s)")
     if not observations:
-        parser.error("no provide-online-tree parent with CLGQ parameters found")
+        parser.error("no real provide-online-tree parent with CLGQ parameters found")
     if args.markdown:
         print(render_markdown(observations))
     else:
