@@ -108,6 +108,11 @@ def test_the_doc_quotes_the_fit(observations):
     doc = (ROOT / "docs" / "index.md").read_text("utf-8")
     assert render_markdown(observations) in doc
     assert hypothesis(DOCUMENTED).formula in doc
+    slopes = slope_estimates(observations)
+    assert ", ".join(f"{v:.3f} ({k})" for k, v in slopes.items()) in doc
+    for c in period_checks(DATA):
+        assert f"| {c.portal:.2f} | {c.pooled:.4f} | {c.chart_mean:.4f} ({c.months} months) |" \
+            in doc, c
 
 
 def test_a_parent_missing_a_parameter_names_file_period_unit_and_field(tmp_path):
