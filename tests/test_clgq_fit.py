@@ -14,6 +14,7 @@ from tools.clgq_fit import (
     HYPOTHESES,
     ROUNDING,
     TOLERANCE,
+    children_summary,
     fit,
     grid,
     hypothesis,
@@ -50,6 +51,17 @@ def test_six_observations_and_the_units_carry_scores_only(observations):
     assert sum(o.children_with_parameters for o in observations) == 0
     # the same answer found twice (samples and a raw store) is one observation
     assert len(load_observations([DATA, DATA])) == 6
+
+
+def test_filtered_unit_scores_are_one_constant_per_level(observations):
+    """What the doc says about the units' scores, the only per-unit CLGQ there is."""
+    s = children_summary(observations)
+    assert (s["formality", "COMMUNE"]["n"], s["formality", "COMMUNE"]["min"],
+            s["formality", "COMMUNE"]["max"]) == (444, 10, 10)
+    assert s["formality", "PROVINCE"]["zero"] == s["formality", "PROVINCE"]["n"] == 45
+    assert (s["all", "COMMUNE"]["min"], s["all", "COMMUNE"]["max"]) == (6.09, 6.67)
+    assert (s["all", "PROVINCE"]["zero"], s["all", "PROVINCE"]["below_6"]) == (5, 2)
+    assert s["all", "PROVINCE"]["max"] == 8.12
 
 
 def test_the_documented_hypothesis_reproduces_every_observation(observations):

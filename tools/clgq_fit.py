@@ -54,6 +54,7 @@ class Observation:
     params: Mapping[str, float]
     children: int
     children_with_parameters: int
+    child_scores: tuple[tuple[str, float], ...] = ()  # (level, totalScore) per child
 
 
 def _period_scope(path: Path, payload: Mapping | None) -> tuple[str, str]:
@@ -136,8 +137,11 @@ def load_observations(roots: Iterable[Path],
             seen.add(key)
             children = data.get("children") or []
             with_params = sum(1 for c in children if any(p in c for p in PARAMETERS))
+            child_scores = tuple((str(c.get("level")), float(c["totalScore"]))
+                                 for c in children
+                                 if isinstance(c.get("totalScore"), int | float))
             found.append(Observation(rel, period, scope, unit, params.pop("totalScore"),
-                                     params, len(children), with_params))
+                                     params, len(children), with_params, child_scores))
     return found
 
 
@@ -268,6 +272,20 @@ def slope_estimates(observations: list[Observation]) -> dict[str, float]:
     return out
 
 
+def children_summary(observations: list[Observation]) -> dict[tuple[str, str], dict]:
+    """The units' scores by (scope, level): the only CLGQ the portal gives per unit."""
+    out: dict[tuple[str, str], dict] = {}
+    for o in observations:
+        for level, score in o.child_scores:
+            row = out.setdefault((o.scope, level), {"n": 0, "min": score, "max": score,
+                                                    "zero": 0, "below_6": 0})
+            row["n"] += 1
+            row["min"], row["max"] = min(row["min"], score), max(row["max"], score)
+            row["zero"] += score == 0
+            row["below_6"] += 0 < score < 6
+    return out
+
+
 def grid(observations: list[Observation], tolerance: float) -> list[tuple]:
     """Every round-number variant of H5 within tolerance: a·A + m·min(1, r/T) + (12−a−m)
     with a, m in halves, r one of P, F, Q, B, C and T in 0.50 … 1.00 by 0.05. Shows how
@@ -353,6 +371,10 @@ def render_text(observations: list[Observation], root: Path | None = None) -> st
         for o, v in f.rows:
             err = "" if v is None else f"{v - o.score:+.4f}"
             lines.append(f"    {o.source:45} portal {o.score:5.2f}  computed {_fmt(v)}  {err}")
+    lines.append("\nunits' scores (children carry nothing else), by scope and level:")
+    for (scope, level), r in sorted(children_summary(observations).items()):
+        lines.append(f"    {scope:9} {level:9} n {r['n']:4}  min {r['min']:5.2f}  "
+                     f"max {r['max']:5.2f}  zero {r['zero']:3}  in (0, 6) {r['below_6']}")
     for tol in (ROUNDING, TOLERANCE):
         hits = grid(observations, tol)
         lines.append(f"\nround-number variants of H5 within {tol}: {len(hits)}")
