@@ -5,6 +5,8 @@ Schema = asset key prefix, table = asset name (``staging/unit_metrics`` is
 transaction, so reruns and re-executions never duplicate or lose rows.
 """
 
+import hashlib
+import json
 from datetime import date
 from pathlib import Path
 
@@ -48,40 +50,148 @@ def read_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text("utf-8")
 
 
+# Schema changes are numbered migrations (sql/migrations/NNNN_what.sql), applied once
+# each, in order, one transaction each, and recorded in meta.schema_migrations. The views
+# and macros are code, not data: recreated on every ensure_schema from sql/views/ and
+# sql/macros/. docs/operations.md, "Changing the warehouse schema", says how to add one.
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+MACROS = ("rule_score",)
+VIEWS = ("unit_metric_counts", "province_month_scores")  # created in this order
+
+
+class MigrationError(RuntimeError):
+    """The migrations on disk disagree with the ones a warehouse recorded."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration on disk, in order."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        number = path.name.split("_", 1)[0]
+        if not (number.isdigit() and len(number) == 4 and "_" in path.name):
+            raise MigrationError(f"{path}: a migration is named NNNN_what.sql")
+        found.append((int(number), path.name, path.read_text("utf-8")))
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise MigrationError(f"{MIGRATIONS_DIR}: migrations must be numbered 0001, 0002, … "
+                             f"without gaps or repeats; found {versions}")
+    return found
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the pending migrations in order, each in one transaction with its record in
+    meta.schema_migrations; return the file names applied. A migration that fails is
+    rolled back and stops here (the ones before it stay applied)."""
+    con.execute("CREATE TABLE IF NOT EXISTS meta.schema_migrations (version INTEGER PRIMARY KEY,"
+                " name VARCHAR, sha256 VARCHAR, applied_at TIMESTAMPTZ)")
+    done = {v: (n, h) for v, n, h in con.execute(
+        "SELECT version, name, sha256 FROM meta.schema_migrations").fetchall()}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            if done[version] != (name, _sha256(sql)):
+                raise MigrationError(
+                    f"{MIGRATIONS_DIR / name}: differs from migration {version} "
+                    f"({done[version][0]}) as this warehouse applied it; applied migrations "
+                    "never change: put the change in a new numbered file")
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO meta.schema_migrations VALUES (?, ?, ?, now())",
+                        [version, name, _sha256(sql)])
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.Error):
+                raise MigrationError(f"{MIGRATIONS_DIR / name}: {exc}") from exc
+            raise
+        applied.append(name)
+    return applied
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The last migration this warehouse applied (0: none)."""
+    return con.execute("SELECT coalesce(max(version), 0) FROM meta.schema_migrations"
+                       ).fetchall()[0][0]
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a warehouse (new, or built by any earlier version) to this code's schema."""
     con.execute("SET TimeZone = 'UTC'")
-    for schema in ("ref", "staging", "marts", "audit"):
+    for schema in ("ref", "staging", "marts", "audit", "meta"):
         con.execute("CREATE SCHEMA IF NOT EXISTS " + schema)
     for table, schema in STAGING_SCHEMAS.items():
         cols = ", ".join(f"{c} {_duck_type(t)}" for c, t in schema.items())
         con.execute("CREATE TABLE IF NOT EXISTS " + _table(table) + f" ({cols})")
-    con.execute(read_sql("schema"))
+    apply_migrations(con)
+    for name in MACROS:
+        con.execute(read_sql(f"macros/{name}"))
+    for name in VIEWS:
+        con.execute(read_sql(f"views/{name}"))
     con.execute(read_sql("comments"))
 
 
-def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
-    """ref.groups, ref.metrics, ref.bands and ref.provinces from the catalogue and the
-    province reference (data/reference/): one source of truth."""
-    con.execute("BEGIN")
-    con.execute("DELETE FROM ref.groups")
-    con.executemany("INSERT INTO ref.groups VALUES (?, ?, ?, ?, ?)",
-                    [(g.code, g.name_vi, g.name_en, g.max_score, g.endpoint)
-                     for g in GROUPS.values()])
-    con.execute("DELETE FROM ref.metrics")
-    con.executemany("INSERT INTO ref.metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(m.code, m.group_code, m.name_vi, m.max_score, m.rule, m.threshold,
-                      m.score_if_empty, m.numerator_param, m.denominator_param)
-                     for m in METRICS.values()])
-    con.execute("DELETE FROM ref.bands")
-    con.executemany("INSERT INTO ref.bands VALUES (?, ?, true)", list(BANDS))
-    con.execute("DELETE FROM ref.provinces")
+def _reference_rows() -> dict[str, list[tuple]]:
+    """The rows of ref.* from the catalogue and the province reference (data/reference/):
+    one source of truth."""
     provinces = province_reference()
     names = {p.key: p.name for p in provinces}
-    con.executemany("INSERT INTO ref.provinces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(p.key, p.era, p.code, p.department_id, p.name, p.short, p.valid_from,
-                      p.valid_to, p.successor, names[p.successor], list(p.variants))
-                     for p in provinces])
-    con.execute("COMMIT")
+    return {
+        "ref.groups": [(g.code, g.name_vi, g.name_en, g.max_score, g.endpoint)
+                       for g in GROUPS.values()],
+        "ref.metrics": [(m.code, m.group_code, m.name_vi, m.max_score, m.rule, m.threshold,
+                         m.score_if_empty, m.numerator_param, m.denominator_param)
+                        for m in METRICS.values()],
+        "ref.bands": [(floor, band, True) for floor, band in BANDS],
+        "ref.provinces": [(p.key, p.era, p.code, p.department_id, p.name, p.short,
+                           p.valid_from, p.valid_to, p.successor, names[p.successor],
+                           list(p.variants)) for p in provinces],
+    }
+
+
+REFERENCE_TABLES = ("ref.groups", "ref.metrics", "ref.bands", "ref.provinces")
+
+
+def reference_version(rows: dict[str, list[tuple]] | None = None) -> str:
+    """sha256 of the reference rows: changes exactly when what ref.* should hold does."""
+    rows = _reference_rows() if rows is None else rows
+    return _sha256(json.dumps(rows, default=str, ensure_ascii=False))
+
+
+def reference_written(con: duckdb.DuckDBPyConnection) -> bool:
+    """The reference tables hold some version of the catalogue (ref/reference_tables ran)."""
+    return con.execute("SELECT count(*) FROM meta.reference_version").fetchall()[0][0] > 0
+
+
+def refresh_reference(con: duckdb.DuckDBPyConnection) -> bool:
+    """Write ref.groups, ref.metrics, ref.bands and ref.provinces in one transaction,
+    unless the warehouse already holds this version of them (meta.reference_version);
+    True when it wrote them."""
+    rows = _reference_rows()
+    version = reference_version(rows)
+    held = con.execute("SELECT any_value(content_sha256) FROM meta.reference_version"
+                       ).fetchall()[0][0]
+    if held == version and con.execute("SELECT count(*) FROM ref.groups").fetchall()[0][0]:
+        return False
+    con.execute("BEGIN")
+    try:
+        for table in REFERENCE_TABLES:
+            values = rows[table]
+            con.execute("DELETE FROM " + table)  # noqa: S608 (fixed table list)
+            marks = ", ".join("?" * len(values[0]))
+            con.executemany("INSERT INTO " + table + f" VALUES ({marks})", values)  # noqa: S608
+        con.execute("DELETE FROM meta.reference_version")
+        con.execute("INSERT INTO meta.reference_version VALUES (?, now())", [version])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
 
 
 def replace_months(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame],

@@ -5,7 +5,7 @@ import os
 import dagster as dg
 
 from assets.marts.build import mart_assets
-from assets.marts.checks import mart_checks
+from assets.marts.reference import reference_tables
 from assets.publish.analyst_copy import analyst_copy
 from assets.raw.captures import portal_captures
 from assets.report.scorecard import scorecard
@@ -36,8 +36,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[portal_captures, staging_tables, spreadsheet_scores, har_captures,
-                *mart_assets, analyst_copy, scorecard],
-        asset_checks=[*mart_checks, *freshness_checks],
+                reference_tables, *mart_assets, analyst_copy, scorecard],
+        asset_checks=[*freshness_checks],
         jobs=[refresh_job, legacy_job, freshness_job, import_job, history_job],
         schedules=[nightly_refresh, check_freshness_hourly],
         sensors=[spreadsheet_inbox, history_after_import],

@@ -8,6 +8,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from assets.marts_catalogue import REFERENCE_KEY
 from assets.partitions import TIMEZONE
 from assets.resources import ChisoSettings
 from assets.staging.har_import import HAR_KEY, HarConfig
@@ -89,7 +90,7 @@ DEPENDENT_MARTS = PROVINCE_MARTS.downstream() & dg.AssetSelection.groups("marts"
 NEEDS_METRIC_DETAIL = dg.AssetSelection.assets(["marts", "recoverable_points"])
 
 LEGACY_SELECTION = (dg.AssetSelection.assets(["raw", "portal_captures"], LEGACY_KEY,
-                                             ["publish", "analyst_copy"])
+                                             ["publish", "analyst_copy"], REFERENCE_KEY)
                     | DEPENDENT_MARTS - NEEDS_METRIC_DETAIL)
 
 legacy_job = writer_job(
@@ -109,7 +110,8 @@ import_job = writer_job(
 history_job = writer_job(
     "rebuild_history",
     DEPENDENT_MARTS - NEEDS_METRIC_DETAIL
-    | dg.AssetSelection.assets(["publish", "analyst_copy"], ["report", "scorecard"]),
+    | dg.AssetSelection.assets(["publish", "analyst_copy"], ["report", "scorecard"],
+                               REFERENCE_KEY),
     "Rebuild the province and group marts of a range of months from staging (no crawl), "
     "and the marts built on them that such months feed (score_change_explained), then "
     "publish and rebuild the report site's changed months: after a spreadsheet import.")

@@ -1,6 +1,8 @@
-"""marts.province_monthly.rank_reported: a spreadsheet's STT is kept as the printed rank
-only when the sheet lists the provinces by Tổng điểm (highest first, ties allowed);
-otherwise it is a row number, so rank_reported is empty and rank_note says why."""
+"""marts.province_monthly: by hand (tests/hand_made.py), the four provinces ranked; its
+blocking checks stop a province counted twice or a rank outside the month's count.
+rank_reported: a spreadsheet's STT is kept as the printed rank only when the sheet lists
+the provinces by Tổng điểm (highest first, ties allowed); otherwise it is a row number,
+so rank_reported is empty and rank_note says why. is_final: the finality rule."""
 
 import json
 from datetime import UTC, date, datetime
@@ -8,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+from hand_made import MONTH, build, tampered_copy
 
 from assets.marts.build import rebuild_months
 from assets.partitions import final_from
@@ -17,6 +20,7 @@ from assets.sources.spreadsheets import read_ranking
 from assets.staging.legacy_parse import frame
 from assets.staging.sheet_import import sheet_rows
 from assets.warehouse import ensure_schema, refresh_reference
+from checks.marts import MART_CHECKS
 from tools.synthetic_sheets import write_ranking_csv
 
 AUG_2024 = date(2024, 8, 1)
@@ -60,6 +64,33 @@ def test_a_sheet_listed_by_name_has_no_rank_and_says_why_down_to_the_mart(tmp_pa
         ("Quảng Nam", 1, None), ("Cà Mau", 2, None), ("Hòa Bình", 2, None),
         ("Hà Giang", 4, None)]
     assert {note for *_, note in got} == {table.rank_note}
+
+
+# -- by hand, and the blocking checks ---------------------------------------------------------
+
+
+def test_by_hand_the_four_provinces_ranked_with_their_gap_to_the_best(tmp_path):
+    path = build(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        got = con.execute("""SELECT province_code, total_score, rank, ranked_of, gap_to_best,
+                                    series, era
+                             FROM marts.province_monthly ORDER BY rank""").fetchall()
+    assert got == [("H02", 80.0, 1, 4, 0.0, "reported", "34"),
+                   ("H04", 74.0, 2, 4, 6.0, "reported", "34"),
+                   ("H03", 71.5, 3, 4, 8.5, "reported", "34"),
+                   ("H01", 70.0, 4, 4, 10.0, "reported", "34")]
+    checks = {c.name: c for c in MART_CHECKS["province_monthly"]}
+    assert all(c.blocking for c in checks.values())
+    (tmp_path / "twice").mkdir()
+    with tampered_copy(path, tmp_path / "twice", "INSERT INTO marts.province_monthly "
+                       "SELECT * FROM marts.province_monthly WHERE province_code = 'H03'") as con:
+        assert checks["one_row_per_province_and_series"].find(con, [MONTH]) == [
+            (MONTH, "reported", "H03", 2)]
+    (tmp_path / "rank").mkdir()
+    with tampered_copy(path, tmp_path / "rank", "UPDATE marts.province_monthly SET rank = 0 "
+                       "WHERE province_code = 'H02'") as con:
+        assert checks["ranks_within_ranked_of"].find(con, [MONTH]) == [
+            (MONTH, "H02", 0, 4, 4)]
 
 
 # -- is_final ---------------------------------------------------------------------------------

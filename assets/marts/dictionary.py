@@ -11,10 +11,9 @@ import argparse
 
 import duckdb
 
+from assets.marts_catalogue import MARTS
 from assets.settings import PROJECT_ROOT
 from assets.warehouse import ensure_schema
-
-from .build import MARTS
 
 GUIDE = PROJECT_ROOT / "docs" / "analysts.md"
 START, END = "<!-- dictionary:start -->", "<!-- dictionary:end -->"

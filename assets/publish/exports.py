@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.marts.build import MARTS
+from assets.marts_catalogue import mart_order
 from assets.report.numbers import vn
 
 EXCEL_MAX_ROWS = 1_048_576  # Excel's sheet limit, header rows included
@@ -242,7 +242,10 @@ def write_exports(published: Path, run_id: str = "manual",
             _write_csv(con, table, tmp / f"{table}.csv")
             counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
         files_s = time.perf_counter() - started
-        marts = [f"marts.{name}" for name in MARTS if f"marts.{name}" in tables]
+        # every mart the copy holds (its catalogue), in build order
+        marts = [f"marts.{t}" for t in sorted(
+            (t.removeprefix("marts.") for t in tables if t.startswith("marts.")),
+            key=mart_order)]
         xlsx_rows = write_xlsx(con, tmp / XLSX, marts, xlsx_max_rows)
     manifest = {"run_id": run_id, "written_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
                 "source": str(published), "rows": counts, "xlsx_rows": xlsx_rows,

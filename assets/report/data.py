@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from assets.marts.checks import RECOMPUTATION_TOLERANCE
+from assets.marts_catalogue import RECOMPUTATION_TOLERANCE
 
 from .numbers import vn, vn_time
 

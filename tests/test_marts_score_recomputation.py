@@ -1,5 +1,6 @@
-"""Our arithmetic reproduces the portal's scores on the real Phú Thọ captures, and says
-so loudly (a warning) the day it stops doing so."""
+"""marts.score_recomputation: our arithmetic reproduces the portal's scores, by hand
+(tests/hand_made.py) and on the real Phú Thọ captures, and says so loudly (a warning)
+the day it stops doing so; its blocking check keeps one row per unit and score."""
 
 import json
 import shutil
@@ -9,19 +10,49 @@ import dagster as dg
 import duckdb
 import pytest
 from conftest import AUGUST, SAMPLES
+from hand_made import MONTH, build, tampered_copy
 from shared_runs import two_months
 
 from assets.domain.catalogue import METRICS
 from assets.domain.scoring import metric_score
 from assets.marts.build import rebuild_months
-from assets.marts.checks import recomputed_scores_match_portal
-from assets.resources import WarehouseResource
 from assets.warehouse import ensure_schema, refresh_reference
+from checks.marts import MART_CHECKS, RECOMPUTED_MATCH
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, replay_dir):
     return two_months(tmp_path_factory, replay_dir)
+
+
+@pytest.fixture(scope="module")
+def hand_made_path(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("recomputation") / "warehouse.duckdb")
+
+
+def test_by_hand_on_time_scores_are_recomputed_from_the_counts(hand_made_path):
+    with duckdb.connect(str(hand_made_path), read_only=True) as con:
+        got = {r[0]: r[1:] for r in con.execute("""
+            SELECT unit_name, portal_score, recomputed_score, difference
+            FROM marts.score_recomputation
+            WHERE province_code = 'H01' AND level = 'group' AND group_code = 'TDGQ'
+            """).fetchall()}
+        _, warning = RECOMPUTED_MATCH.evaluate(con, [MONTH])
+    # 140/200, 90/100 and 50/100 on time, out of 20 points
+    assert got == {"Tỉnh A": (14.0, 14.0, 0.0), "Xã A1": (18.0, 18.0, 0.0),
+                   "Xã A2": (10.0, 10.0, 0.0)}
+    assert warning.passed is True and warning.metadata["compared"].value > 0
+
+
+def test_by_hand_a_row_counted_twice_fails_the_blocking_check(hand_made_path, tmp_path):
+    unique = next(c for c in MART_CHECKS["score_recomputation"] if c.blocking)
+    with tampered_copy(hand_made_path, tmp_path, """
+            INSERT INTO marts.score_recomputation SELECT * FROM marts.score_recomputation
+            WHERE unit_name = 'Xã A1' AND level = 'group'""") as con:
+        bad = unique.find(con, [MONTH])
+    # the unit's one group-level row (TDGQ, the only group staged with its score)
+    assert unique.name == "one_row_per_unit_and_score"
+    assert bad == [(MONTH, "prov-A", "prov-A-u1", "group", "TDGQ", 2)]
 
 
 def recomputation(run, level: str) -> dict:
@@ -111,8 +142,8 @@ def test_a_portal_that_changes_its_method_raises_a_warning(run, tmp_path):
                              WHERE month = ? AND NOT is_province AND province_code = 'H44'
                                AND metric_code = 'ORIGINAL_RESULT_AVAILABLE'
                                AND score IS NOT NULL)""", [AUGUST, AUGUST])
-        rebuild_months(con, "score_recomputation", [AUGUST])
-    result = recomputed_scores_match_portal(warehouse=WarehouseResource(database=str(copy)))
+        rebuild_months(con, "score_recomputation", [AUGUST])  # a warning does not block
+        _, result = RECOMPUTED_MATCH.evaluate(con, [AUGUST])
     assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["differing"].value == 1
     assert "ORIGINAL_RESULT_AVAILABLE" in result.metadata["examples"].value

@@ -1,19 +1,64 @@
-"""Who lost the points: every lost point of a metric is on a row, and the rows add up."""
+"""marts.unit_points_lost, who lost the points: every lost point of a metric is on a row,
+and the rows add up (the blocking check unit_shares_add_up holds it, in the step that
+writes the mart). By hand on tests/hand_made.py, then on the real captures."""
 
 import shutil
 
 import duckdb
 import pytest
 from conftest import AUGUST
+from hand_made import MONTH, build, tampered_copy
 from shared_runs import two_months
 
-from assets.marts.checks import unit_shares_add_up
-from assets.resources import WarehouseResource
+from checks.marts import UNIT_SHARES
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, replay_dir):
     return two_months(tmp_path_factory, replay_dir)
+
+
+@pytest.fixture(scope="module")
+def hand_made_path(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("unit-points") / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="module")
+def hand_made(hand_made_path):
+    con = duckdb.connect(str(hand_made_path), read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_split_behind_the_what_if_by_hand(hand_made):
+    got = dict(hand_made.execute("""
+        SELECT unit_name, points_lost FROM marts.unit_points_lost
+        WHERE province_code = 'H01' AND metric_code = 'DOSSIER_RECEIVING_SATISFACTION'
+        """).fetchall())
+    # missing counts −5 and 35 of the 180 the bar asks for: 6 × (−5)/180 and 6 × 35/180
+    assert got == pytest.approx({"Xã A1": -1 / 6, "Xã A2": 7 / 6})
+
+
+def test_by_hand_on_time_handling_splits_by_each_units_missing_dossiers(hand_made):
+    # A: units at 90/100 and 50/100 on time, 20 points pooled over 200 dossiers: the
+    # 60 dossiers short of 100 % are 10 and 50, 20 × 10/200 and 20 × 50/200
+    got = {r[0]: r[1:] for r in hand_made.execute("""
+        SELECT unit_name, missing_count, points_lost, method FROM marts.unit_points_lost
+        WHERE province_code = 'H01' AND metric_code = 'DOSSIER_ON_TIME'""").fetchall()}
+    assert got == {"Xã A1": (10, pytest.approx(1.0), "exact_pooled"),
+                   "Xã A2": (50, pytest.approx(5.0), "exact_pooled")}
+    assert UNIT_SHARES.find(hand_made, [MONTH]) == []
+
+
+def test_by_hand_a_unit_share_off_by_more_than_rounding_fails_the_check(hand_made_path,
+                                                                      tmp_path):
+    with tampered_copy(hand_made_path, tmp_path, """
+            UPDATE marts.unit_points_lost SET points_lost = points_lost + 0.03
+            WHERE unit_name = 'Xã A1' AND metric_code = 'DOSSIER_ON_TIME'""") as con:
+        bad, result = UNIT_SHARES.evaluate(con, [MONTH])
+    assert [(r[1], r[2]) for r in bad] == [("H01", "DOSSIER_ON_TIME")]
+    assert result.passed is False and "rows add up to 6.030" in result.metadata[
+        "examples"].value
 
 
 def rows(run, query, params=()):
@@ -107,7 +152,8 @@ def test_the_shares_check_fails_when_a_share_is_off_by_more_than_rounding(run, t
                              WHERE metric_code = 'DOSSIER_ON_TIME' AND month = ?
                                AND unit_id <> province_id)
               AND metric_code = 'DOSSIER_ON_TIME' AND month = ?""", [AUGUST, AUGUST])
-    result = unit_shares_add_up(warehouse=WarehouseResource(database=str(copy)))
+    with duckdb.connect(str(copy)) as con:
+        _, result = UNIT_SHARES.evaluate(con, [AUGUST])
     assert result.passed is False
     assert result.metadata["mismatches"].value == 1
     assert "DOSSIER_ON_TIME" in result.metadata["examples"].value
