@@ -87,6 +87,7 @@ class PortalResource(dg.ConfigurableResource):
     backoff_s: float = 2.0
     token: str | None = None
     crawl_deadline_s: float = 7200.0
+    crawl_retry_delay_s: float = 120.0  # the whole crawl again, later (assets/raw/captures.py)
     transport: str = "plain"  # or "browser": the same requests from headless Chromium
     browser_page: str = DEFAULT_PAGE
     chromium: str | None = None

@@ -70,6 +70,8 @@ def incident_report(context: dg.HookContext) -> None:
     run = context.instance.get_run_by_id(context.run_id)
     first, last = months_of_run(dict(run.tags) if run else {})
     exc = context.op_exception
+    if isinstance(exc, dg.RetryRequested) and exc.__cause__ is not None:
+        exc = exc.__cause__  # the crawl's last retry: what went wrong, not "retry"
     error = (getattr(exc, "description", None) or str(exc)) if exc else "unknown error"
     chiso = context.resources.chiso
     paragraph = incident_paragraph(

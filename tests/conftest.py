@@ -11,8 +11,6 @@ import pytest
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-# Read when the code location loads: a crawl retried by Dagster waits 0 s in tests.
-os.environ["CHISO_CRAWL_RETRY_DELAY_S"] = "0"
 
 from assets.settings import load_settings  # noqa: E402
 from pipelines.definitions import build_defs  # noqa: E402
@@ -53,6 +51,7 @@ class Pipeline:
             "CHISO_PROVINCES": provinces, "CHISO_FOCUS_PROVINCE": "H44",
             "CHISO_PORTAL_PAUSE_S": "0", "CHISO_PORTAL_BACKOFF_S": "0.01",
             "CHISO_PORTAL_MAX_ATTEMPTS": "3", "CHISO_PORTAL_TIMEOUT_S": "5",
+            "CHISO_CRAWL_RETRY_DELAY_S": "0",  # a crawl retried by Dagster waits 0 s
             **self.extra_env,
         })
         self.defs = build_defs(self.settings)
