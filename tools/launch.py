@@ -128,7 +128,7 @@ def follow(instance: dg.DagsterInstance, run_id: str, echo: bool = True, out=sys
             time.sleep(poll_s)
 
 
-def report(run: dg.DagsterRun, instance: dg.DagsterInstance) -> str:
+def report(run: dg.DagsterRun) -> str:
     home = os.environ.get("DAGSTER_HOME", "$DAGSTER_HOME")
     data = os.environ.get("CHISO_DATA_DIR", str(ROOT / "data"))
     lines = [f"Run {run.run_id}: {run.status.value} (job {run.job_name})",
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                       + ("terminated" if not queued else "still queued/running (daemon)"),
                       file=sys.stderr)
                 return 130
-        print(report(finished, instance), flush=True)
+        print(report(finished), flush=True)
         return 0 if finished.status == dg.DagsterRunStatus.SUCCESS else 1
 
 
