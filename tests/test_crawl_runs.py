@@ -1,6 +1,6 @@
 """Whole runs of the crawl against a real local portal server (issue 11 items 2, 3, 10).
 
-- a termination (SIGTERM) fails the crawl step at once: Dagster's retry policy does not
+- a termination (SIGTERM) fails the crawl step at once: the crawl's retry does not
   run it again;
 - a token with a stray ``\\r`` is cleaned when settings load (the run with a persistent
   instance that proves it is written nowhere is tests/test_security.py);
