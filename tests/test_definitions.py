@@ -16,6 +16,7 @@ from pipelines.definitions import defs
 from pipelines.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 def describe(d: dg.Definitions) -> dict:
@@ -86,3 +87,12 @@ def test_the_run_tags_we_write_by_value_are_the_ones_dagster_reads():
     assert (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG) == (
         dagster_tags.PARTITION_NAME_TAG, dagster_tags.ASSET_PARTITION_RANGE_START_TAG,
         dagster_tags.ASSET_PARTITION_RANGE_END_TAG)
+
+
+def test_no_private_dagster_import_outside_the_two_that_have_no_public_api():
+    found = {str(path.relative_to(PROJECT))
+             for folder in ("assets", "checks", "pipelines", "tools", "bench")
+             for path in (PROJECT / folder).rglob("*.py")
+             if "dagster._" in path.read_text("utf-8")}
+    # a run launcher's health check result; loading a workspace from Python
+    assert found <= {"pipelines/dead_runs.py", "tools/launch.py"}, found
