@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from assets.partitions import FINAL_GAP_H
-from assets.settings import TokenError
+from assets.settings import DataLayout, TokenError, parse_province_codes
 from assets.sources.endpoints import DEFAULT_PAGE
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
 
@@ -38,7 +38,7 @@ class StagingConfig(RefreshConfig):
                     "recorded in audit.validation_results")
 
 
-class ChisoSettings(dg.ConfigurableResource):
+class ChisoSettings(DataLayout, dg.ConfigurableResource):
     """Where data lives and what to pull (CHISO_DATA_DIR, CHISO_PROVINCES, ...)."""
 
     data_dir: str
@@ -54,27 +54,7 @@ class ChisoSettings(dg.ConfigurableResource):
 
     @property
     def province_codes(self) -> tuple[str, ...] | None:
-        raw = self.provinces.strip()
-        if not raw or raw.lower() == "all":
-            return None
-        return tuple(p.strip().upper() for p in raw.split(",") if p.strip())
-
-    @property
-    def raw_dir(self) -> Path:
-        return Path(self.data_dir) / "raw"
-
-    @property
-    def published_path(self) -> Path:
-        return Path(self.data_dir) / "published" / "chiso766.duckdb"
-
-    @property
-    def logs_dir(self) -> Path:
-        return Path(self.data_dir) / "logs"
-
-    @property
-    def safety_stop_path(self) -> Path:
-        """Written when the portal refuses us; crawling stays off until a person removes it."""
-        return Path(self.data_dir) / "SAFETY_STOP.json"
+        return parse_province_codes(self.provinces)
 
 
 class PortalResource(dg.ConfigurableResource):
@@ -87,6 +67,7 @@ class PortalResource(dg.ConfigurableResource):
     backoff_s: float = 2.0
     token: str | None = None
     crawl_deadline_s: float = 7200.0
+    crawl_retry_delay_s: float = 120.0  # the whole crawl again, later (assets/raw/captures.py)
     transport: str = "plain"  # or "browser": the same requests from headless Chromium
     browser_page: str = DEFAULT_PAGE
     chromium: str | None = None

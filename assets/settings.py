@@ -16,8 +16,45 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOCUS_PROVINCE = "H60"  # Tuyên Quang after the 2025 merger
 
 
+def parse_province_codes(text: str | None) -> tuple[str, ...] | None:
+    """CHISO_PROVINCES: comma-separated province codes, upper-cased; None (every province
+    in the national summary) when blank or "all"."""
+    text = (text or "").strip()
+    if not text or text.lower() == "all":
+        return None
+    return tuple(p.strip().upper() for p in text.split(",") if p.strip())
+
+
+class DataLayout:
+    """Where things live under the data folder (``data_dir``); shared by the settings read
+    from the environment and the settings resource the assets get."""
+
+    data_dir: Path | str
+
+    @property
+    def raw_dir(self) -> Path:
+        return Path(self.data_dir) / "raw"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.data_dir) / "warehouse" / "chiso766.duckdb"
+
+    @property
+    def published_path(self) -> Path:
+        return Path(self.data_dir) / "published" / "chiso766.duckdb"
+
+    @property
+    def logs_dir(self) -> Path:
+        return Path(self.data_dir) / "logs"
+
+    @property
+    def safety_stop_path(self) -> Path:
+        """Written when the portal refuses us; crawling stays off until a person removes it."""
+        return Path(self.data_dir) / "SAFETY_STOP.json"
+
+
 @dataclass(frozen=True)
-class Settings:
+class Settings(DataLayout):
     data_dir: Path
     portal_url: str
     provinces: tuple[str, ...] | None  # None: every province in the national summary
@@ -40,18 +77,6 @@ class Settings:
     # is_final: hours between two identical captures after the close (assets/partitions.py)
     final_gap_h: float = FINAL_GAP_H  # CHISO_FINAL_GAP_H
 
-    @property
-    def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
-
-    @property
-    def warehouse_path(self) -> Path:
-        return self.data_dir / "warehouse" / "chiso766.duckdb"
-
-    @property
-    def published_path(self) -> Path:
-        return self.data_dir / "published" / "chiso766.duckdb"
-
 
 def default_replay_dir() -> Path:
     return PROJECT_ROOT / "data" / "portal-replay"
@@ -61,14 +86,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("CHISO_DATA_DIR") or PROJECT_ROOT / "data").resolve()
     portal_url = env.get("CHISO_PORTAL_URL") or str(default_replay_dir())
-    provinces_raw = (env.get("CHISO_PROVINCES") or "").strip()
-    provinces = None
-    if provinces_raw and provinces_raw.lower() != "all":
-        provinces = tuple(p.strip().upper() for p in provinces_raw.split(",") if p.strip())
     return Settings(
         data_dir=data_dir,
         portal_url=portal_url,
-        provinces=provinces,
+        provinces=parse_province_codes(env.get("CHISO_PROVINCES")),
         focus_province=(env.get("CHISO_FOCUS_PROVINCE") or DEFAULT_FOCUS_PROVINCE).upper(),
         portal_pause_s=float(env.get("CHISO_PORTAL_PAUSE_S", "1.0")),
         portal_timeout_s=float(env.get("CHISO_PORTAL_TIMEOUT_S", "60")),

@@ -22,21 +22,17 @@ import time
 from datetime import date
 from pathlib import Path
 
+from assets.months import previous_month
 from tools.synthetic import generate
 
 STEPS_AFTER_STAGING = ("marts__", "publish__", "report__")
 
 
 def _night(job, instance, first: date, last: date) -> dict:
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
+    from pipelines.tags import range_tags
 
     t = time.perf_counter()
-    result = job.execute_in_process(instance=instance, tags={
-        ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: last.isoformat()})
+    result = job.execute_in_process(instance=instance, tags=range_tags(first, last))
     wall = time.perf_counter() - t
     steps = {e.step_key: e.event_type_value for e in result.all_events
              if e.event_type_value in ("STEP_SUCCESS", "STEP_SKIPPED", "STEP_FAILURE")}
@@ -57,7 +53,6 @@ def measure_nightly(work: str, warehouse_db: str | None, provinces: list[str] | 
     t = time.perf_counter()
     from assets.settings import load_settings
     from pipelines.definitions import build_defs  # the code location loads here
-    from pipelines.jobs import previous_month
     location_s = time.perf_counter() - t
 
     work_dir = Path(work)

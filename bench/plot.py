@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+PROJECT = Path(__file__).resolve().parent.parent
+RESULTS = PROJECT / "bench" / "results"  # python -m bench.run --record writes days-N.json here
+PLOT = PROJECT / "docs" / "img" / "scaling.png"
 STAGES = (("parse_s", "parse"), ("gx_s", "GX validation"), ("load_s", "load"),
           ("marts_s", "marts"))
 
@@ -86,8 +89,6 @@ def plot(results: Path, target: Path) -> Path:
 
 
 def main() -> int:
-    from bench.run import PLOT, RESULTS
-
     print(plot(RESULTS, PLOT))
     return 0
 

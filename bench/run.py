@@ -24,10 +24,7 @@ from assets.raw.store import SESSIONS, RawStore, latest_complete_session
 from assets.sources.endpoints import ENDPOINTS
 from bench.generate import DEFAULT_SEED, generate_days
 from bench.nightly import STEPS_AFTER_STAGING, measure_nightly
-
-PROJECT = Path(__file__).resolve().parent.parent
-RESULTS = PROJECT / "bench" / "results"
-PLOT = PROJECT / "docs" / "img" / "scaling.png"
+from bench.plot import PLOT, RESULTS, plot
 
 # Dagster's beta notices on backfill_policy would bury the figures (printed once per process).
 warnings.filterwarnings("ignore", message=".*currently in beta.*")
@@ -375,8 +372,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), "utf-8")
     if args.record:
-        from bench.plot import plot
-
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"days-{args.days}.json").write_text(json.dumps(result, indent=1), "utf-8")
         print(f"recorded {RESULTS / f'days-{args.days}.json'}; plot {plot(RESULTS, PLOT)}")

@@ -114,7 +114,8 @@ class ChisoRunLauncher(dg.DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun):
-        # The result type has no public import in Dagster 1.13.
+        # No public import in Dagster 1.13: a launcher's health check must return this
+        # private type (Dagster's own launchers import it the same way).
         from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
         identity = run.tags.get(PROCESS_TAG)

@@ -15,18 +15,10 @@ from assets.staging.sheet_import import spreadsheet_scores
 from assets.staging.step import staging_tables
 from checks.freshness import freshness_checks
 
-from .jobs import (
-    check_freshness_hourly,
-    freshness_job,
-    history_after_import,
-    history_job,
-    import_job,
-    legacy_job,
-    nightly_refresh,
-    refresh_job,
-    spreadsheet_inbox,
-)
+from .jobs import freshness_job, history_job, import_job, legacy_job, refresh_job
 from .resources import build_resources
+from .schedules import check_freshness_hourly, nightly_refresh
+from .sensors import history_after_import, spreadsheet_inbox
 
 # Offline by default: no usage statistics leave the machine.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")

@@ -10,22 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
+from assets.months import month_key, parse_month
 from assets.redact import redact
 
+from .tags import months_of_run
+
 PUBLISH_KEY = dg.AssetKey(["publish", "analyst_copy"])
-
-
-def _months(tags: dict) -> tuple[str, str]:
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
-    return (tags.get(ASSET_PARTITION_RANGE_START_TAG, "?"),
-            tags.get(ASSET_PARTITION_RANGE_END_TAG, "?"))
 
 
 def _last_good_publish(instance: dg.DagsterInstance, published: Path) -> str:
@@ -38,9 +29,18 @@ def _last_good_publish(instance: dg.DagsterInstance, published: Path) -> str:
     return f"{when}{by}; that copy is unchanged and still queryable"
 
 
+def _month_label(key: str) -> str:
+    """``2026-10`` for the partition key ``2026-10-01``; a run without one says "?"."""
+    try:
+        return month_key(parse_month(key))
+    except ValueError:
+        return key
+
+
 def incident_paragraph(*, step: str, error: str, run_id: str, first: str, last: str,
                        last_publish: str, published_path: Path) -> str:
-    months = first[:7] if first == last else f"{first[:7]} to {last[:7]}"
+    months = (_month_label(first) if first == last
+              else f"{_month_label(first)} to {_month_label(last)}")
     rerun = (f"python -m tools.launch --job refresh_months --partition {first}"
              if first == last else
              f"python -m tools.launch --job refresh_months --partition-range {first}...{last}")
@@ -68,8 +68,10 @@ def write_incident(logs_dir: Path, paragraph: str) -> Path:
 @dg.failure_hook(required_resource_keys={"chiso"})
 def incident_report(context: dg.HookContext) -> None:
     run = context.instance.get_run_by_id(context.run_id)
-    first, last = _months(dict(run.tags) if run else {})
+    first, last = months_of_run(dict(run.tags) if run else {})
     exc = context.op_exception
+    if isinstance(exc, dg.RetryRequested) and exc.__cause__ is not None:
+        exc = exc.__cause__  # the crawl's last retry: what went wrong, not "retry"
     error = (getattr(exc, "description", None) or str(exc)) if exc else "unknown error"
     chiso = context.resources.chiso
     paragraph = incident_paragraph(

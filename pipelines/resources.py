@@ -39,6 +39,7 @@ def build_resources(settings: Settings) -> dict:
             url=settings.portal_url, pause_s=settings.portal_pause_s,
             timeout_s=settings.portal_timeout_s, max_attempts=settings.portal_max_attempts,
             backoff_s=settings.portal_backoff_s, crawl_deadline_s=settings.crawl_deadline_s,
+            crawl_retry_delay_s=settings.crawl_retry_delay_s,
             # An EnvVar is resolved at run time and never shown in the UI or in logs.
             token=dg.EnvVar("CHISO_PORTAL_TOKEN") if settings.portal_token else None,
             transport=settings.portal_transport, browser_page=settings.portal_browser_page,

@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CHISO_ROOT"
 bash scripts/setup.sh
-bash assets/report/ensure_browser.sh   # Debian's chromium, for the scorecard's browser test
+bash scripts/ensure_browser.sh   # Debian's chromium: the scorecard's PDF and browser tests
 ruff check .
 dg check defs
 # two workers, whole files each: the suite waits on servers, browsers and subprocesses

@@ -11,16 +11,10 @@ import pytest
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-# Read when the code location loads: a crawl retried by Dagster waits 0 s in tests.
-os.environ["CHISO_CRAWL_RETRY_DELAY_S"] = "0"
-
-from dagster._core.storage.tags import (  # noqa: E402
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.settings import load_settings  # noqa: E402
 from pipelines.definitions import build_defs  # noqa: E402
+from pipelines.tags import range_tags  # noqa: E402
 from tools.synthetic import generate  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -57,6 +51,7 @@ class Pipeline:
             "CHISO_PROVINCES": provinces, "CHISO_FOCUS_PROVINCE": "H44",
             "CHISO_PORTAL_PAUSE_S": "0", "CHISO_PORTAL_BACKOFF_S": "0.01",
             "CHISO_PORTAL_MAX_ATTEMPTS": "3", "CHISO_PORTAL_TIMEOUT_S": "5",
+            "CHISO_CRAWL_RETRY_DELAY_S": "0",  # a crawl retried by Dagster waits 0 s
             **self.extra_env,
         })
         self.defs = build_defs(self.settings)
@@ -71,10 +66,8 @@ class Pipeline:
             return job.execute_in_process(partition_key=first.isoformat(),
                                           instance=self.instance, run_config=config,
                                           raise_on_error=raise_on_error)
-        tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
-        return job.execute_in_process(tags=tags, instance=self.instance, run_config=config,
-                                      raise_on_error=raise_on_error)
+        return job.execute_in_process(tags=range_tags(first, last), instance=self.instance,
+                                      run_config=config, raise_on_error=raise_on_error)
 
     def published(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.settings.published_path), read_only=True)

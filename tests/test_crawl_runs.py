@@ -1,10 +1,13 @@
 """Whole runs of the crawl against a real local portal server (issue 11 items 2, 3, 10).
 
-- a termination (SIGTERM) fails the crawl step at once: Dagster's retry policy does not
+- a termination (SIGTERM) fails the crawl step at once: the crawl's retry does not
   run it again;
 - a token with a stray ``\\r`` is cleaned when settings load (the run with a persistent
   instance that proves it is written nowhere is tests/test_security.py);
-- a closed month's capture that validation rejected is fetched again by the next run.
+- a closed month's capture that validation rejected is fetched again by the next run;
+- an outage longer than the client's patience: the whole crawl is run again after the
+  wait the settings give (read when the run starts, not when the code is imported), and
+  the incident names the portal's answer, not the retry.
 """
 
 import json
@@ -100,3 +103,22 @@ def test_a_rejected_capture_of_a_closed_month_is_fetched_again(replay_dir, tmp_p
     assert asked_second == asked_first > 0
     # (once staged, a final crawl is not fetched again: tests/test_nightly.py)
     assert [s["status"] for s in sessions(p)] == ["complete", "complete"]
+
+
+# --- the crawl retried as a whole ---------------------------------------------------------
+
+
+def test_a_crawl_that_keeps_failing_is_retried_after_the_configured_waits(replay_dir,
+                                                                           tmp_path):
+    with serve(replay_dir) as server:
+        server.add_fault(Fault("status", status=503, times=None, endpoint="transparency"))
+        p = Pipeline(tmp_path / "data", server.url,
+                     extra_env={"CHISO_CRAWL_RETRY_DELAY_S": "0.02"})
+        result = p.run(AUGUST, raise_on_error=False)
+
+    waits = [e.event_specific_data.seconds_to_wait
+             for e in events_of(result, "STEP_UP_FOR_RETRY")]
+    assert waits == [0.02, 0.06]  # twice, exponential, from this pipeline's settings
+    assert not result.success and "HTTP 503" in failure_text(result)
+    incident = (p.data_dir / "logs" / "incident-latest.txt").read_text("utf-8")
+    assert "HTTP 503" in incident and "transparency" in incident

@@ -10,14 +10,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
+from dagster._core.storage import tags as dagster_tags
 
 from pipelines.definitions import defs
+from pipelines.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 def describe(d: dg.Definitions) -> dict:
@@ -75,9 +74,25 @@ def test_the_nightly_schedule_refreshes_the_open_month_and_the_one_before_in_one
     ]:
         with dg.build_schedule_context(scheduled_execution_time=when) as ctx:
             request = schedule.evaluate_tick(ctx).run_requests[0]
-        assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == start
-        assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == end
+        assert request.tags[RANGE_START_TAG] == start
+        assert request.tags[RANGE_END_TAG] == end
         # both months are partitions the assets know (the open month included)
         keys = defs.resolve_job_def("refresh_months").partitions_def.get_partition_keys(
             current_time=when)
         assert start in keys and end in keys
+
+
+def test_the_run_tags_we_write_by_value_are_the_ones_dagster_reads():
+    # pipelines/tags.py spells them out (no public constant); Dagster's private ones here
+    assert (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG) == (
+        dagster_tags.PARTITION_NAME_TAG, dagster_tags.ASSET_PARTITION_RANGE_START_TAG,
+        dagster_tags.ASSET_PARTITION_RANGE_END_TAG)
+
+
+def test_no_private_dagster_import_outside_the_two_that_have_no_public_api():
+    found = {str(path.relative_to(PROJECT))
+             for folder in ("assets", "checks", "pipelines", "tools", "bench")
+             for path in (PROJECT / folder).rglob("*.py")
+             if "dagster._" in path.read_text("utf-8")}
+    # a run launcher's health check result; loading a workspace from Python
+    assert found <= {"pipelines/dead_runs.py", "tools/launch.py"}, found

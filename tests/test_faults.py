@@ -89,7 +89,7 @@ CASES = {
                                "service-results"),
     "timeout then recovery": Case([Fault("delay", seconds=2.5, endpoint=E_CKMB)], True),
     "reset mid-body then recovery": Case([Fault("reset_mid_body", endpoint=E_TDGQ)], True),
-    # three bad answers use up the client's 3 attempts; Dagster's retry policy re-runs the crawl
+    # three bad answers use up the client's 3 attempts; the crawl asks Dagster to run it again
     "500 502 503 then recovery": Case(
         [Fault("status", status=s, endpoint=E_CKMB) for s in (500, 502, 503)], True,
         kept=b"\"status\":503"),

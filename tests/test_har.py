@@ -18,7 +18,7 @@ from assets.resources import ChisoSettings
 from assets.sources.endpoints import NATIONAL
 from assets.sources.har import HarError, portal_answers, read_har
 from assets.staging.har_import import missing_for_month
-from pipelines.jobs import spreadsheet_inbox
+from pipelines.sensors import spreadsheet_inbox
 from tools.har_sample import (
     AUTH,
     COOKIE,

@@ -8,14 +8,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from conftest import Pipeline
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.domain.provinces import province_reference
 from assets.resources import ChisoSettings
-from pipelines.jobs import history_after_import, spreadsheet_inbox
+from pipelines.sensors import history_after_import, spreadsheet_inbox
+from pipelines.tags import RANGE_END_TAG, RANGE_START_TAG
 from tools.portal_server import Fault, serve
 from tools.synthetic import generate
 from tools.synthetic_history import legacy_ranking, old_rows, write_legacy_replay
@@ -125,7 +122,7 @@ def test_spreadsheets_in_both_layouts_are_imported_and_a_broken_one_is_set_aside
                   if not x.name.endswith(".meta.json"))
     assert len(kept) == 3 and any(k.endswith("bao-cao-hong.xlsx") for k in kept)
     # the import ran the marts of its months, one run per block of consecutive months
-    assert [(r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG])
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG])
             for r in follow] == [("2024-08-01", "2024-08-01"), ("2025-04-01", "2025-04-01")]
     with p.published() as con:
         layouts = con.execute("""

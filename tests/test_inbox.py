@@ -25,7 +25,7 @@ from assets.staging.inbox import (
     safe_file_name,
     stable_files,
 )
-from pipelines.jobs import spreadsheet_inbox
+from pipelines.sensors import spreadsheet_inbox
 from tools.synthetic_history import old_rows
 from tools.synthetic_sheets import write_ranking_csv, write_ranking_xlsx
 

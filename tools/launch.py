@@ -3,7 +3,7 @@
     source scripts/env.sh
     python -m tools.launch --job refresh_months --partition 2026-08-01
     python -m tools.launch --job refresh_months --partition-range 2026-06-01...2026-11-01
-    python -m tools.launch --job import_spreadsheets
+    python -m tools.launch --job import_inbox
 
 Unlike ``dg launch`` (which executes in its own process and leaves the run without a
 remote job origin, so "Re-execute → From failure" in the UI fails), this loads the
@@ -34,12 +34,10 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.dead_runs import PROCESS_TAG, mark_dead, process_is_gone, sweep_dead_runs
+from pipelines.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCATION = "chiso766"
-PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 DAEMON_FRESH_S = 60  # the daemon beats every ~20 s
 
 
@@ -130,7 +128,7 @@ def follow(instance: dg.DagsterInstance, run_id: str, echo: bool = True, out=sys
             time.sleep(poll_s)
 
 
-def report(run: dg.DagsterRun, instance: dg.DagsterInstance) -> str:
+def report(run: dg.DagsterRun) -> str:
     home = os.environ.get("DAGSTER_HOME", "$DAGSTER_HOME")
     data = os.environ.get("CHISO_DATA_DIR", str(ROOT / "data"))
     lines = [f"Run {run.run_id}: {run.status.value} (job {run.job_name})",
@@ -170,7 +168,7 @@ def sweep(instance: dg.DagsterInstance) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.launch", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--job", help="refresh_months, import_spreadsheets, rebuild_history, ...")
+    ap.add_argument("--job", help="refresh_months, import_inbox, rebuild_history, ...")
     ap.add_argument("--partition", help="one month, e.g. 2026-08-01")
     ap.add_argument("--partition-range", help="FIRST...LAST, e.g. 2026-06-01...2026-11-01")
     ap.add_argument("--config-json", help="run config, e.g. the force flag (docs/operations.md)")
@@ -229,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                       + ("terminated" if not queued else "still queued/running (daemon)"),
                       file=sys.stderr)
                 return 130
-        print(report(finished, instance), flush=True)
+        print(report(finished), flush=True)
         return 0 if finished.status == dg.DagsterRunStatus.SUCCESS else 1
 
 

@@ -10,12 +10,16 @@ import duckdb
 from assets import redact
 from assets.partitions import monthly_partitions, months_in_window
 from assets.resources import ChisoSettings, PortalResource, RefreshConfig, WarehouseResource
-from assets.settings import load_settings
 from assets.sources.endpoints import month_key
 from assets.sources.portal import PortalError, PortalRejected
 
 from .crawl import crawl_month
 from .store import RawStore, final_session, staged_sha256
+
+# The client already retries each request; the whole crawl is run again this many times,
+# later, for an outage longer than the client's patience (PortalResource.crawl_retry_delay_s,
+# CHISO_CRAWL_RETRY_DELAY_S, read when the run starts). Bad content is not retried.
+CRAWL_RETRIES = 2
 
 
 @dg.asset(
@@ -23,11 +27,6 @@ from .store import RawStore, final_session, staged_sha256
     group_name="raw",
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    # The client already retries each request; this retries the whole crawl later,
-    # for an outage longer than the client's patience. Bad content is not retried.
-    # (CHISO_CRAWL_RETRY_DELAY_S, read when the code location loads.)
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=load_settings().crawl_retry_delay_s,
-                                backoff=dg.Backoff.EXPONENTIAL),
     pool="portal",
     kinds={"python", "json"},
     description="The national summary and, for each configured province, the six group "
@@ -39,17 +38,29 @@ def portal_captures(context: dg.AssetExecutionContext, config: RefreshConfig,
     redact.install(context.log)
     try:
         return _crawl(context, config, chiso, portal, warehouse)
-    except BaseException as exc:
-        if isinstance(exc, Exception | GeneratorExit):
+    except Exception as exc:
+        if isinstance(exc, dg.DagsterError) or (isinstance(exc, dg.Failure)
+                                                and not exc.allow_retries):
             raise
-        # SIGTERM, Ctrl-C, a termination from the UI: obeyed at once, never retried
-        # (Dagster's retry policy would otherwise run the crawl again).
+        raise dg.RetryRequested(
+            max_retries=CRAWL_RETRIES,
+            seconds_to_wait=retry_wait_s(context.retry_number, portal.crawl_retry_delay_s),
+        ) from exc
+    except BaseException as exc:
+        if isinstance(exc, GeneratorExit):
+            raise
+        # SIGTERM, Ctrl-C, a termination from the UI: obeyed at once, never retried.
         raise dg.Failure(
             description=(f"Portal crawl terminated ({type(exc).__name__}): the run was asked "
                          "to stop; not retried. Answers received so far are kept under "
                          f"{chiso.raw_dir} with a manifest marked failed. Rerun when wanted."),
             metadata={"terminated_by": type(exc).__name__},
             allow_retries=False) from None
+
+
+def retry_wait_s(retries_so_far: int, delay_s: float) -> float:
+    """Exponential: ``delay_s`` before the first retry, 3 × before the second."""
+    return (2 ** (retries_so_far + 1) - 1) * delay_s
 
 
 def _crawl(context: dg.AssetExecutionContext, config: RefreshConfig, chiso: ChisoSettings,

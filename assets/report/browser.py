@@ -2,7 +2,7 @@
 
     python -m assets.report.browser PAGE.html [SHOT.png]   # screenshot, full page
 
-Chromium comes from Debian (assets/report/ensure_browser.sh installs it). It is run
+Chromium comes from Debian (scripts/ensure_browser.sh installs it). It is run
 offline: no background networking, no component updates, a throwaway profile.
 """
 
@@ -25,7 +25,7 @@ def find_chromium() -> str:
     for name in CANDIDATES:
         if path := shutil.which(name):
             return path
-    raise BrowserMissing("no Chromium on PATH: run `bash assets/report/ensure_browser.sh` "
+    raise BrowserMissing("no Chromium on PATH: run `bash scripts/ensure_browser.sh` "
                          "(installs Debian's chromium)")
 
 

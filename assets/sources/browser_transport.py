@@ -16,7 +16,7 @@ What it never does: fake an identity (the user agent stays Chromium's own, which
 portal refuses the browser too, the crawl stops and says to use the HAR path.
 
 Playwright's Python package drives Debian's Chromium (``/usr/bin/chromium``,
-``assets/report/ensure_browser.sh``); no browser is ever downloaded. Playwright is
+``scripts/ensure_browser.sh``); no browser is ever downloaded. Playwright is
 imported only when this transport is used.
 """
 
@@ -99,7 +99,7 @@ def find_chromium(preferred: str | None = None) -> str:
     wanted = preferred or " or ".join(CHROMIUM_CANDIDATES)
     raise BrowserUnavailable(
         f"CHISO_PORTAL_TRANSPORT=browser needs Chromium ({wanted}), not found: run "
-        "`bash assets/report/ensure_browser.sh` (installs Debian's chromium)")
+        "`bash scripts/ensure_browser.sh` (installs Debian's chromium)")
 
 
 def check_browser(executable: str | None = None) -> str:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure a headless Chromium is there for the scorecard's browser test and screenshots
+# Make sure a headless Chromium is there: the focus scorecard's PDF and screenshots
+# (assets/report/browser.py), the opt-in browser transport, and the tests that open pages
 # (Debian's package; idempotent: does nothing when one is already on PATH).
 set -euo pipefail
 for name in chromium chromium-browser google-chrome; do
