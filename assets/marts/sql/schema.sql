@@ -105,7 +105,8 @@ CREATE TABLE IF NOT EXISTS audit.validation_results (
     blocking BOOLEAN, element_count BIGINT, unexpected_count BIGINT, examples VARCHAR);
 
 -- The portal's count rule for linear and threshold metrics, for SQL: the same
--- arithmetic as assets/domain/scoring.py::metric_score (a test keeps them equal),
+-- arithmetic as the test oracle tools/scoring_oracle.py::metric_score (a test keeps
+-- them equal),
 -- fed from ref.metrics (max_score, threshold, score_if_empty).
 CREATE OR REPLACE MACRO marts.rule_score(max_score, threshold, score_if_empty, numerator,
                                          denominator) AS
