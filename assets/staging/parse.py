@@ -122,7 +122,7 @@ def _columns(shape: str, where: str, objs: list) -> dict[str, list]:
     optional object absent). Optional text "" is NULL; two fields filling one column (a
     unit's level) give the first that is not NULL."""
     out: dict[str, list] = {}
-    whole = None not in objs
+    whole = not any(o is None for o in objs)
     for f in _fields_at(shape, where):
         if f.column is None:
             continue
@@ -151,7 +151,9 @@ class _Table:
         first, n = len(self.parent), len(next(iter(cols.values())))
         self.parent.extend([parent] * n if isinstance(parent, int) else parent)
         for c, values in cols.items():
-            self.cols.setdefault(c, [None] * first).extend(values)
+            if c not in self.cols:
+                self.cols[c] = [None] * first
+            self.cols[c].extend(values)
         for values in self.cols.values():
             if len(values) < first + n:
                 values.extend([None] * (first + n - len(values)))
@@ -312,18 +314,20 @@ def _tree_columns(where: str, units: list[dict], fail) -> dict[str, list]:
     score': whichever the row has."""
     out: dict[str, list] = {}
     for f in _fields_at("tree", where):
-        names = [n.strip() for n in f.name.split("|")]
-        keys = [names[0] if len(names) == 1 else next((n for n in names if n in row), names[0])
-                for row in units]
-        values = [row.get(k) for row, k in zip(units, keys, strict=True)]
+        first, *other = [n.strip() for n in f.name.split("|")]
+        if other:  # 'totalScore | score' (two at most)
+            values = [row[first] if first in row else row.get(other[0]) for row in units]
+        else:
+            values = [row.get(first) for row in units]
         allowed = {_PY_TYPE[f.kind]} if f.required else {_PY_TYPE[f.kind], _NONE}
         if not set(map(type, values)) <= allowed or (f.required and not all(values)
                                                       and f.kind == "text"):
             i = next(i for i, v in enumerate(values) if type(v) not in allowed
                      or (f.kind == "text" and f.required and not v))
+            key = next((n for n in (first, *other) if n in units[i]), first)
             offset = 0 if where == "parent" else 1
-            raise fail(_row_label(units[i], i + offset), keys[i],
-                       _detail(f.kind, keys[i] in units[i], values[i], f.required))
+            raise fail(_row_label(units[i], i + offset), key,
+                       _detail(f.kind, key in units[i], values[i], f.required))
         if f.kind == "text" and not f.required:
             values = [v or None for v in values]
         if f.column in out:
