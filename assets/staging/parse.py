@@ -117,10 +117,19 @@ _DECODERS = {shape: msgspec.json.Decoder(msgspec.defstruct(
                                                                           "tree")}
 
 
+def _fill(out: dict[str, list], f: Field, values: list) -> None:
+    """A field's values into its column: optional text "" is NULL; two fields filling one
+    column (a unit's level) give the first that is not NULL."""
+    if f.kind == "text" and not f.required:
+        values = [v or None for v in values]
+    if f.column in out:
+        values = [a if a is not None else b for a, b in zip(out[f.column], values, strict=True)]
+    out[f.column] = values
+
+
 def _columns(shape: str, where: str, objs: list) -> dict[str, list]:
     """The columns the fields listed at ``where`` fill, over decoded objects (None: an
-    optional object absent). Optional text "" is NULL; two fields filling one column (a
-    unit's level) give the first that is not NULL."""
+    optional object absent)."""
     out: dict[str, list] = {}
     whole = not any(o is None for o in objs)
     for f in _fields_at(shape, where):
@@ -128,12 +137,7 @@ def _columns(shape: str, where: str, objs: list) -> dict[str, list]:
             continue
         get = attrgetter(f.name)
         values = list(map(get, objs)) if whole else [o and get(o) for o in objs]
-        if f.kind == "text" and not f.required:
-            values = [v or None for v in values]
-        if f.column in out:
-            values = [a if a is not None else b for a, b in zip(out[f.column], values,
-                                                                strict=True)]
-        out[f.column] = values
+        _fill(out, f, values)
     return out
 
 
@@ -328,12 +332,7 @@ def _tree_columns(where: str, units: list[dict], fail) -> dict[str, list]:
             offset = 0 if where == "parent" else 1
             raise fail(_row_label(units[i], i + offset), key,
                        _detail(f.kind, key in units[i], values[i], f.required))
-        if f.kind == "text" and not f.required:
-            values = [v or None for v in values]
-        if f.column in out:
-            values = [a if a is not None else b for a, b in zip(out[f.column], values,
-                                                                strict=True)]
-        out[f.column] = values
+        _fill(out, f, values)
     return out
 
 
