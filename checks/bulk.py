@@ -2,13 +2,17 @@
 
 Great Expectations costs ~10 ms per expectation and per batch before it reads a row,
 and it converts each dataset to pandas: on a month of staged rows that was most of the
-rebuild. Here each expectation is the polars expression of the rows GX would call
-unexpected (same null handling, same ``ignore_row_if``), and each dataset is reduced to
-one row per raw file (capture) and expectation: rows, unexpected rows. That compact
+rebuild. The rules are written once, in checks/suites.py; here each GX expectation
+*kind* is translated once (RULE_KINDS) into the polars expression of the rows GX would
+call unexpected (same null handling, the suite's own ``ignore_row_if``), and each
+dataset is reduced to one row per raw file (capture) and expectation: rows, unexpected
+rows. That compact
 summary is what GX then validates in bulk (checks/gx_runner.py). Only a suite with an
 unexpected row is run row by row in GX, so a failure names file, unit and field exactly
 as before. tests/test_bulk_checks.py holds these expressions to GX's own counts.
 """
+
+from collections.abc import Callable
 
 import polars as pl
 
@@ -24,42 +28,78 @@ def _missing(col: str, frame: pl.DataFrame) -> pl.Expr:
     return c.is_null() | c.is_nan() if frame.schema[col].is_float() else c.is_null()
 
 
-def unexpected(cls_name: str, kw: dict, frame: pl.DataFrame) -> pl.Expr:
-    """True on the rows GX reports as unexpected for this expectation."""
-    if cls_name == "ExpectColumnValuesToNotBeNull":
-        return _missing(kw["column"], frame)
-    if cls_name == "ExpectColumnValuesToBeBetween":
-        c, lo, hi = pl.col(kw["column"]), kw.get("min_value"), kw.get("max_value")
-        out = pl.lit(False)
-        if lo is not None:
-            out = out | (c < lo if not kw.get("strict_min") else c <= lo)
-        if hi is not None:
-            out = out | (c > hi if not kw.get("strict_max") else c >= hi)
-        return ~_missing(kw["column"], frame) & out.fill_null(False)
-    if cls_name == "ExpectColumnValuesToBeInSet":
-        c = pl.col(kw["column"])
-        return ~_missing(kw["column"], frame) & ~c.is_in(list(kw["value_set"]))
-    if cls_name in ("ExpectColumnPairValuesAToBeGreaterThanB", "ExpectColumnPairValuesToBeEqual"):
+# Each GX expectation kind the suites use, translated once: the rows GX calls unexpected,
+# as a polars expression of the suite's own arguments. A rule is never restated here: the
+# column, bounds, set and which rows to skip are read from checks/suites.py, and an
+# argument a translation does not know (``mostly``, say) is refused, not ignored. The
+# suites spell ``ignore_row_if`` out, so no GX default is restated either.
+
+
+def _not_null(kw: dict, frame: pl.DataFrame) -> pl.Expr:
+    return _missing(kw["column"], frame)
+
+
+def _between(kw: dict, frame: pl.DataFrame) -> pl.Expr:
+    c, lo, hi = pl.col(kw["column"]), kw.get("min_value"), kw.get("max_value")
+    out = pl.lit(False)
+    if lo is not None:
+        out = out | (c <= lo if kw.get("strict_min") else c < lo)
+    if hi is not None:
+        out = out | (c >= hi if kw.get("strict_max") else c > hi)
+    return ~_missing(kw["column"], frame) & out.fill_null(False)
+
+
+def _in_set(kw: dict, frame: pl.DataFrame) -> pl.Expr:
+    return ~_missing(kw["column"], frame) & ~pl.col(kw["column"]).is_in(list(kw["value_set"]))
+
+
+def _pair(ok: Callable) -> Callable:
+    def unexpected(kw: dict, frame: pl.DataFrame) -> pl.Expr:
         a, b = kw["column_A"], kw["column_B"]
         ma, mb = _missing(a, frame), _missing(b, frame)
-        ignore = kw.get("ignore_row_if", "both_values_are_missing")  # GX's default for both
         skip = {"both_values_are_missing": ma & mb, "either_value_is_missing": ma | mb,
-                "neither": pl.lit(False)}[ignore]
-        if cls_name == "ExpectColumnPairValuesToBeEqual":
-            ok = pl.col(a) == pl.col(b)
-        else:
-            ok = pl.col(a) >= pl.col(b) if kw.get("or_equal") else pl.col(a) > pl.col(b)
-        return ~skip & ~ok.fill_null(False)
-    if cls_name == "ExpectCompoundColumnsToBeUnique":
-        cols = kw["column_list"]
-        ignore = kw.get("ignore_row_if", "all_values_are_missing")
-        missing = [_missing(c, frame) for c in cols]
-        skip = {"all_values_are_missing": pl.all_horizontal(missing),
-                "any_value_is_missing": pl.any_horizontal(missing),
-                "never": pl.lit(False)}[ignore]
-        # rows skipped by GX cannot duplicate a kept row (they differ in being missing)
-        return ~skip & pl.struct(cols).is_duplicated()
-    raise NotImplementedError(f"no bulk form for {cls_name}: add one (and to the test)")
+                "neither": pl.lit(False)}[kw["ignore_row_if"]]
+        return ~skip & ~ok(pl.col(a), pl.col(b), kw).fill_null(False)
+    return unexpected
+
+
+def _unique(kw: dict, frame: pl.DataFrame) -> pl.Expr:
+    cols = kw["column_list"]
+    missing = [_missing(c, frame) for c in cols]
+    skip = {"all_values_are_missing": pl.all_horizontal(missing),
+            "any_value_is_missing": pl.any_horizontal(missing),
+            "never": pl.lit(False)}[kw["ignore_row_if"]]
+    # rows skipped by GX cannot duplicate a kept row (they differ in being missing)
+    return ~skip & pl.struct(cols).is_duplicated()
+
+
+# kind: (the arguments it reads, the arguments it requires, its translation)
+RULE_KINDS = {
+    "ExpectColumnValuesToNotBeNull": ({"column"}, {"column"}, _not_null),
+    "ExpectColumnValuesToBeBetween": (
+        {"column", "min_value", "max_value", "strict_min", "strict_max"}, {"column"}, _between),
+    "ExpectColumnValuesToBeInSet": ({"column", "value_set"}, {"column", "value_set"}, _in_set),
+    "ExpectColumnPairValuesToBeEqual": (
+        {"column_A", "column_B", "ignore_row_if"}, {"column_A", "column_B", "ignore_row_if"},
+        _pair(lambda a, b, kw: a == b)),
+    "ExpectColumnPairValuesAToBeGreaterThanB": (
+        {"column_A", "column_B", "or_equal", "ignore_row_if"},
+        {"column_A", "column_B", "ignore_row_if"},
+        _pair(lambda a, b, kw: a >= b if kw.get("or_equal") else a > b)),
+    "ExpectCompoundColumnsToBeUnique": (
+        {"column_list", "ignore_row_if"}, {"column_list", "ignore_row_if"}, _unique),
+}
+
+
+def unexpected(cls_name: str, kw: dict, frame: pl.DataFrame) -> pl.Expr:
+    """True on the rows GX reports as unexpected for this expectation."""
+    if cls_name not in RULE_KINDS:
+        raise NotImplementedError(f"no bulk form for {cls_name}: add one to RULE_KINDS")
+    reads, needs, translate = RULE_KINDS[cls_name]
+    if set(kw) - reads or needs - set(kw):
+        raise NotImplementedError(f"{cls_name}: the bulk form reads {sorted(reads)} and needs "
+                                  f"{sorted(needs)}; the suite gives {sorted(kw)}")
+    return translate(kw, frame)
 
 
 def summarise(suite: Suite, frame: pl.DataFrame) -> pl.DataFrame:

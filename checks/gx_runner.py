@@ -49,9 +49,6 @@ class ValidationReport:
     def warnings(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.blocking and not o.success]
 
-    def suite_passed(self, suite: str) -> bool:
-        return all(o.success for o in self.outcomes if o.suite == suite)
-
     def failures_text(self) -> str:
         return "\n".join(o.message() for o in self.blocking_failures)
 

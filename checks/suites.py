@@ -2,7 +2,10 @@
 
 Each suite is a list of (GX expectation class name, arguments). They are plain
 data so the code location loads without importing Great Expectations; the
-runner (checks/gx_runner.py) builds the real suites when a run validates.
+runner (checks/gx_runner.py) builds the real suites when a run validates. This is
+the one place a rule is written: the bulk summary (checks/bulk.py) reads these same
+arguments through one translation per expectation kind. Arguments GX would default
+(``ignore_row_if``) are spelled out, so neither side restates GX's defaults.
 A suite whose ``blocking`` is true stops the load when any expectation fails.
 """
 
@@ -26,6 +29,11 @@ def _score_within_max(score: str = "score", max_col: str = "max_score") -> list[
          {"column_A": max_col, "column_B": score, "or_equal": True,
           "ignore_row_if": "either_value_is_missing"}),
     ]
+
+
+def _unique(*cols: str) -> E:
+    return ("ExpectCompoundColumnsToBeUnique",
+            {"column_list": list(cols), "ignore_row_if": "all_values_are_missing"})
 
 
 def _ratio_pct(col: str = "ratio") -> E:
@@ -64,7 +72,7 @@ SUITES: tuple[Suite, ...] = (
           "0 ≤ numerator ≤ denominator",
           [*_not_null(*UNIT_KEY, "group_code", "metric_code", "max_score", "captured_at",
                       "raw_sha256"),
-           ("ExpectCompoundColumnsToBeUnique", {"column_list": [*UNIT_KEY, "metric_code"]}),
+           _unique(*UNIT_KEY, "metric_code"),
            ("ExpectColumnValuesToBeInSet", {"column": "metric_code",
                                             "value_set": METRIC_SHAPE_CODES}),
            *_score_within_max(), _ratio_pct(),
@@ -78,7 +86,7 @@ SUITES: tuple[Suite, ...] = (
           "keys present and unique; 0 ≤ score ≤ max; 0 ≤ ratio ≤ 100",
           [*_not_null(*UNIT_KEY, "group_code", "score", "max_score", "captured_at",
                       "raw_sha256"),
-           ("ExpectCompoundColumnsToBeUnique", {"column_list": [*UNIT_KEY, "group_code"]}),
+           _unique(*UNIT_KEY, "group_code"),
            ("ExpectColumnValuesToBeInSet", {"column": "group_code",
                                             "value_set": list(GROUP_CODES)}),
            *_score_within_max(), _ratio_pct()],
@@ -86,16 +94,14 @@ SUITES: tuple[Suite, ...] = (
     Suite("unit_parameters_valid", "unit_parameters",
           "keys present and unique; counts not negative",
           [*_not_null(*UNIT_KEY, "group_code", "parameter", "captured_at", "raw_sha256"),
-           ("ExpectCompoundColumnsToBeUnique",
-            {"column_list": [*UNIT_KEY, "group_code", "parameter"]}),
+           _unique(*UNIT_KEY, "group_code", "parameter"),
            ("ExpectColumnValuesToBeBetween", {"column": "value", "min_value": 0})],
           ("raw_path", "unit_name", "unit_id", "parameter")),
     Suite("national_summary_valid", "national_summary",
           "one row per province and month; 0 ≤ group score ≤ group max; total ≤ 100",
           [*_not_null("month", "province_id", "province_code", "province_name",
                       "total_score", "captured_at", "raw_sha256"),
-           ("ExpectCompoundColumnsToBeUnique", {"column_list": ["month", "province_id"]}),
-           ("ExpectCompoundColumnsToBeUnique", {"column_list": ["month", "province_code"]}),
+           _unique("month", "province_id"), _unique("month", "province_code"),
            ("ExpectColumnValuesToBeBetween", {"column": "total_score", "min_value": 0,
                                               "max_value": 100}),
            *[("ExpectColumnValuesToBeBetween",
@@ -112,11 +118,13 @@ SUITES: tuple[Suite, ...] = (
           ("raw_path", "province_name", "province_code")),
     Suite("rows_match_declared_total", "response_counts",
           "rows staged from a response equal its pagination.total",
-          [("ExpectColumnPairValuesToBeEqual", {"column_A": "declared_total", "column_B": "rows"})],
+          [("ExpectColumnPairValuesToBeEqual", {"column_A": "declared_total", "column_B": "rows",
+                                                 "ignore_row_if": "both_values_are_missing"})],
           ("raw_path", "province_id", "endpoint")),
     Suite("province_count_for_era", "province_counts",
           "the national summary lists the era's number of provinces (63 before 2025-07, 34 after)",
-          [("ExpectColumnPairValuesToBeEqual", {"column_A": "expected", "column_B": "provinces"})],
+          [("ExpectColumnPairValuesToBeEqual", {"column_A": "expected", "column_B": "provinces",
+                                                 "ignore_row_if": "both_values_are_missing"})],
           ("raw_path", "month")),
     Suite("every_metric_present", "metric_coverage",
           "every unit reports every metric of its group (a dropped metric is a format change)",

@@ -16,8 +16,9 @@ from assets.raw.crawl import crawl_month
 from assets.raw.store import RawStore
 from assets.sources.portal import ReplayPortalClient
 from assets.staging.step import stage_months, validation_datasets
-from checks.bulk import summarise_all
+from checks.bulk import RULE_KINDS, summarise_all, unexpected
 from checks.gx_runner import merge_reports, outcome_rows, validate, validate_in_bulk
+from checks.legacy_suites import legacy_suites
 from checks.suites import SUITES
 from checks.summaries import unit_counts
 
@@ -122,3 +123,20 @@ def test_bulk_validation_reports_what_row_by_row_gx_reports(staged):
     assert len(merged.outcomes) == len(rows.outcomes)
     assert [o.unexpected_count for o in merged.outcomes] == [o.unexpected_count
                                                              for o in rows.outcomes]
+
+
+def test_the_bulk_form_reads_each_rule_from_its_suite_and_restates_no_gx_default():
+    """Every expectation of every suite has one translation of its kind, fed the suite's
+    own arguments; an argument it does not know, or a GX default left unsaid, is refused."""
+    for suite in (*SUITES, *legacy_suites("legacy_scores")):
+        for cls_name, kw in suite.expectations:
+            reads, needs, _ = RULE_KINDS[cls_name]
+            assert needs <= set(kw) <= reads, (suite.name, cls_name, kw)
+    frame = pl.DataFrame({"a": [1.0, None], "b": [1.0, 2.0]})
+    with pytest.raises(NotImplementedError, match="mostly"):
+        unexpected("ExpectColumnValuesToBeBetween", {"column": "a", "min_value": 0,
+                                                     "mostly": 0.9}, frame)
+    with pytest.raises(NotImplementedError, match="ignore_row_if"):
+        unexpected("ExpectColumnPairValuesToBeEqual", {"column_A": "a", "column_B": "b"}, frame)
+    with pytest.raises(NotImplementedError, match="ExpectColumnMeanToBeBetween"):
+        unexpected("ExpectColumnMeanToBeBetween", {"column": "a"}, frame)

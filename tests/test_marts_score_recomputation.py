@@ -14,10 +14,10 @@ from hand_made import MONTH, build, tampered_copy
 from shared_runs import two_months
 
 from assets.domain.catalogue import METRICS
-from assets.domain.scoring import metric_score
 from assets.marts.build import rebuild_months
 from assets.warehouse import ensure_schema, refresh_reference
 from checks.marts import MART_CHECKS, RECOMPUTED_MATCH
+from tools.scoring_oracle import metric_score
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,8 @@ def test_group_scores_recomputed_from_the_real_counts_equal_the_portals(run):
 
 
 def test_the_sql_rule_is_the_domain_rule():
-    """marts.rule_score (SQL) and scoring.metric_score (Python) agree on every metric."""
+    """marts.rule_score (SQL, the pipeline's) and the oracle's metric_score (Python) agree on
+    every metric."""
     counts = [None, 0, 1, 7, 79, 80, 90, 100, 250]
     with duckdb.connect() as con:
         ensure_schema(con)

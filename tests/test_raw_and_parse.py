@@ -10,8 +10,7 @@ from conftest import AUGUST, PHU_THO, SAMPLES
 from assets.raw.store import CaptureSession, RawStore, latest_complete_session
 from assets.sources.endpoints import GROUP_ENDPOINTS, month_payload, safe_segment
 from assets.sources.portal import PortalResponse
-from assets.staging import parse as parse_module
-from assets.staging.parse import Rows, StagingError, _checked_parse, parse_capture
+from assets.staging.parse import Rows, StagingError, parse_capture
 
 
 def response(group: str, body: bytes, when: datetime) -> PortalResponse:
@@ -118,23 +117,68 @@ def test_a_wrong_type_names_file_period_unit_and_field(value, expected):
     assert unit["departmentName"] in msg and f"field {key}" in msg
 
 
+# A tree row's keys that are not raw parameters, as docs/portal.md lists them.
+TREE_UNIT_KEYS = {"departmentId", "departmentName", "departmentCode", "departmentType",
+                  "departmentLevel", "level", "ratio", "score", "totalScore", "maxScore",
+                  "totalMaxScore", "scoreDelta"}
+
+
 @pytest.mark.parametrize("group", sorted(GROUP_ENDPOINTS))
-def test_the_typed_reader_stages_exactly_what_the_checking_reader_does(group, monkeypatch):
-    """msgspec decodes the bulk; the checking reader is the reference for every value."""
+def test_every_value_of_a_real_answer_is_staged_as_the_portal_sent_it(group):
+    """The real answer read by hand (json, no reader of ours): each unit's score, each
+    metric's counts, ratio, score and flag, each tree parameter, in the answer's order."""
     endpoint = GROUP_ENDPOINTS[group]
     body = (SAMPLES / endpoint.name / "month-all.json").read_bytes()
-    capture = capture_of(group, body)
-    typed = Rows()
-    with monkeypatch.context() as m:  # the real answers need no second reading
-        m.setattr(parse_module, "_checked_parse", lambda *a: pytest.fail("typed reader declined"))
-        parse_capture(capture, body, typed, AUGUST)
-    prov = {"month": AUGUST, "province_id": PHU_THO, "province_code": "H44",
-            "captured_at": datetime.fromisoformat(capture["captured_at"]),
-            "raw_sha256": capture["sha256"], "raw_path": "x.json", "is_synthetic": False}
-    n, declared, checked = _checked_parse(capture, body, endpoint, prov, AUGUST)
-    got = typed.frames()
-    assert (typed.captures[0]["rows_in_page"], typed.captures[0]["declared_total"]) == (n, declared)
-    assert checked and set(checked) <= set(got)
-    for table, frame in checked.items():
-        assert got[table].equals(frame, null_equal=True), table
-        assert got[table].schema == frame.schema
+    data = json.loads(body)["data"]
+    rows = parse(group, body)
+    tree = endpoint.shape == "tree"
+    units = [data["parent"], *data["children"]] if tree else [data["overview"],
+                                                              *data["evaluation"]]
+
+    def score(u, *keys):
+        return next(u[k] for k in keys if k in u)
+
+    assert [(r["unit_id"], r["is_province"], r["score"], r["max_score"], r["ratio"],
+             r["score_delta"], r["unit_name"]) for r in rows["unit_group_scores"]] == [
+        (u["departmentId"], i == 0, score(u, "totalScore", "score"),
+         score(u, "totalMaxScore", "maxScore"), u.get("ratio"), u.get("scoreDelta"),
+         u.get("departmentName") or None) for i, u in enumerate(units)]
+    assert [(r["unit_id"], r["metric_code"], r["numerator"], r["denominator"], r["ratio"],
+             r["score"], r["max_score"], r["data_quality_status"])
+            for r in rows["unit_metrics"]] == [
+        (u["departmentId"], m["code"], m.get("numerator"), m.get("denominator"),
+         m.get("ratio"), m.get("score"), m["maxScore"], m.get("dataQualityStatus"))
+        for u in units if not tree for m in u["metrics"]]
+    assert [(r["unit_id"], r["parameter"], r["value"]) for r in rows["unit_parameters"]] == [
+        (u["departmentId"], k, v) for u in units if tree for k, v in u.items()
+        if k not in TREE_UNIT_KEYS]
+    assert rows["captures"][0]["rows_in_page"] == len(units) - 1
+    assert rows["unit_metrics"] or rows["unit_parameters"]
+
+
+@pytest.mark.parametrize(("where", "raw", "says"), [
+    ("numerator", b"NaN", "not a finite number: NaN"),
+    ("numerator", b"-Infinity", "not a finite number: -Infinity"),
+    ("numerator", b"1e400", "not a finite number"),
+    ("code", b'""', "field missing or empty"),
+    ("maxScore", b"[1]", "expected a JSON number, got list"),
+])
+def test_numbers_that_are_not_numbers_and_empty_keys_name_unit_and_field(where, raw, says):
+    doc = json.loads((SAMPLES / "transparency" / "month-all.json").read_bytes())
+    unit = doc["data"]["evaluation"][5]
+    unit["metrics"][0][where] = "@HERE@"
+    body = json.dumps(doc).encode().replace(b'"@HERE@"', raw)
+    with pytest.raises(StagingError) as err:
+        parse("CKMB", body)
+    assert says in str(err.value) and err.value.field_name == where
+    assert unit["departmentName"] in err.value.unit and unit["departmentId"] in err.value.unit
+
+
+def test_a_tree_parameter_sent_as_text_names_it():
+    doc = json.loads((SAMPLES / "dvc-progress-tree" / "month-all.json").read_bytes())
+    child = doc["data"]["children"][7]
+    child["totalReceived"] = "12"
+    with pytest.raises(StagingError) as err:
+        parse("TDGQ", json.dumps(doc).encode())
+    assert err.value.field_name == "totalReceived" and "got str '12'" in str(err.value)
+    assert child["departmentName"] in err.value.unit

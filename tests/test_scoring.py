@@ -2,11 +2,17 @@
 
 import json
 
+import duckdb
 import pytest
-from conftest import SAMPLES
+from conftest import AUGUST, PROJECT, SAMPLES
 
-from assets.domain.catalogue import METRICS, band_for, expected_province_count
-from assets.domain.scoring import metric_score, tdgq_score, tttt_score
+from assets.domain.catalogue import BANDS, GROUP_CODES, METRICS, expected_province_count
+from assets.marts.build import rebuild_months
+from assets.sources.endpoints import NATIONAL
+from assets.staging.parse import Rows, parse_capture
+from assets.warehouse import ensure_schema, refresh_reference
+from tools.scoring_oracle import metric_score, tdgq_score, tttt_score
+from tools.synthetic import load_provinces, national_summary
 
 PERIODS = ("month", "quarter", "year")
 
@@ -54,9 +60,41 @@ def test_zero_denominators_follow_the_portal():
     assert metric_score("DOSSIER_RECEIVING_SATISFACTION", 95, 100) == 6  # above the threshold
 
 
-def test_bands_and_eras():
-    assert [band_for(x) for x in (95, 90, 85.5, 70, 59.92, 49.99)] == [
-        "Xuất sắc", "Xuất sắc", "Tốt", "Khá", "Trung bình", "Yếu"]
+def test_a_total_gets_its_band_in_the_mart_from_ref_bands():
+    """The band is looked up in SQL only, in the ref.bands the catalogue's BANDS fill."""
+    totals = (95, 90, 85.5, 70, 59.92, 49.99, 0)
+    refs = load_provinces()[:len(totals)]
+    scores = {r["departmentCode"]: {g: (t if g == "CKMB" else 0.0) for g in GROUP_CODES}
+              for r, t in zip(refs, totals, strict=True)}
+    body = json.dumps(national_summary(refs, scores, None, shape="minimal")).encode()
+    rows = Rows()
+    parse_capture({"endpoint": NATIONAL.name, "path": "service-results/x.json",
+                   "province_id": None, "province_code": "national", "page": 1,
+                   "captured_at": "2026-09-02T01:00:00+00:00", "http_status": 201,
+                   "sha256": "0" * 64, "bytes": len(body), "origin": {}}, body, rows, AUGUST)
+    staged = rows.frames()["national_summary"]  # noqa: F841 (read by SQL)
+    with duckdb.connect() as con:
+        ensure_schema(con)
+        refresh_reference(con)
+        con.execute("INSERT INTO staging.national_summary BY NAME SELECT * FROM staged")
+        rebuild_months(con, "province_monthly", [AUGUST])
+        got = dict(con.execute("SELECT total_score, band FROM marts.province_monthly "
+                               "WHERE series = 'reported'").fetchall())
+        assert con.execute("SELECT floor, band FROM ref.bands ORDER BY floor DESC").fetchall() \
+            == [(float(f), b) for f, b in BANDS]
+    assert [got[t] for t in totals] == ["Xuất sắc", "Xuất sắc", "Tốt", "Khá", "Trung bình",
+                                        "Yếu", "Yếu"]
+
+
+def test_eras():
     from datetime import date
+
     assert expected_province_count(date(2025, 6, 1)) == 63
     assert expected_province_count(date(2025, 7, 1)) == 34
+
+
+def test_the_pipeline_scores_in_sql_only():
+    """The Python formula is a test oracle: nothing the pipeline runs imports it."""
+    for root in ("assets", "checks", "pipelines"):
+        for path in (PROJECT / root).rglob("*.py"):
+            assert "scoring_oracle" not in path.read_text("utf-8"), path

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from assets.domain.catalogue import GROUP_CODES, METRICS
-from assets.domain.scoring import metric_score, tdgq_score, tttt_score
 from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, month_payload, replay_relpath
+from tools.scoring_oracle import metric_score, tdgq_score, tttt_score
 from tools.synthetic import (
     DEFAULT_MONTHS,
     DEFAULT_SAMPLES_DIR,

@@ -43,7 +43,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from assets.domain.catalogue import GROUP_CODES, GROUPS, METRICS, TOTAL_MAX
-from assets.domain.scoring import metric_score, tdgq_score, tttt_score
 from assets.sources.endpoints import (
     DEFAULT_PAGE_SIZE,
     GROUP_ENDPOINTS,
@@ -55,6 +54,7 @@ from assets.sources.endpoints import (
     payload_month,
     replay_relpath,
 )
+from tools.scoring_oracle import metric_score, tdgq_score, tttt_score
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLES_DIR = PROJECT_ROOT / "data" / "samples" / "portal"

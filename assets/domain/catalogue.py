@@ -120,6 +120,8 @@ METRICS: dict[str, Metric] = {
 }
 
 # Rating bands: no official table was found; every published classification fits these.
+# They reach the marts as ref.bands (assets/warehouse.py::refresh_reference), and a total's
+# band is looked up there, in SQL only (assets/marts/sql/province_monthly.sql).
 BANDS: tuple[tuple[float, str], ...] = (
     (90, "Xuất sắc"),
     (80, "Tốt"),
@@ -135,15 +137,6 @@ MERGER_DATE = date(2025, 7, 1)
 
 def expected_province_count(month: date) -> int:
     return 34 if month >= MERGER_DATE else 63
-
-
-def band_for(total_score: float | None) -> str | None:
-    if total_score is None:
-        return None
-    for floor, label in BANDS:
-        if total_score >= floor:
-            return label
-    return BANDS[-1][1]
 
 
 def metrics_of(group_code: str) -> list[Metric]:

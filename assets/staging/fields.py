@@ -10,8 +10,10 @@ not read (e.g. ``stt``, ``agencyLevel`` and ``averageScore`` on unit rows), exce
 tree rows, where every other key is a raw parameter (a number or null).
 
 ``python -m assets.staging.fields`` prints the table kept in docs/portal.md (a test
-fails when that copy is stale). The readers in parse.py implement these rules; the
-tests hold them to this list on every real sample file.
+fails when that copy is stale). The reader in parse.py is built from this list: its
+msgspec Structs (types, required fields) and the column each field fills come from
+here, so the list, the docs and the reader cannot disagree; the tests hold the reader
+to it on every real sample file.
 """
 
 from dataclasses import dataclass
@@ -107,6 +109,11 @@ FIELDS: tuple[Field, ...] = (
     *_unit_fields("tree", "parent", "totalScore | score", "totalMaxScore | maxScore"),
     *_unit_fields("tree", "children[]", "totalScore | score", "totalMaxScore | maxScore"),
 )
+
+# Objects whose keys not listed above are raw parameters (a number or null), one staged
+# row each in unit_parameters: the tree endpoints' rows.
+PARAMETER_ROWS = frozenset({("tree", "parent"), ("tree", "children[]")})
+
 
 def fields_of(shape: str, required: bool | None = None) -> list[Field]:
     return [f for f in FIELDS if f.shape == shape and (required is None or f.required == required)]

@@ -1,29 +1,35 @@
 """Portal responses → typed rows. Pure functions: no Dagster, no database.
 
-Nulls stay null (a zero denominator is not a zero score), data-quality flags are
-kept, and every row carries its month, province, capture time and raw sha256.
-A value of the wrong type stops the parse with the file, unit and field named.
+One reader. msgspec decodes each answer from its bytes straight into Structs built from
+assets/staging/fields.py, the list of the fields we read: their JSON type, whether they
+are required, the column each fills. It is strict: a string is never a number, a boolean
+is not a number, NaN and out-of-range numbers are refused, required text is not empty.
+The rows go into columns, with no dict per row. Nulls stay null (a zero denominator is
+not a zero score), data-quality flags are kept, and every row carries its month,
+province, capture time and raw sha256.
 
-Two readers, one meaning. The group endpoints (the bulk of the bytes) are first
-decoded by msgspec straight from the bytes into typed structs and turned into
-columns, with no dict per row. Anything that reader does not accept as
-well-formed (a string where a number belongs, NaN, a missing field, an empty id)
-is read again by the checking reader below (``_Reader``), which either stages it
-the same way or raises the StagingError that names file, period, unit and field.
-So the fast reader never decides what is an error; it only declines.
+An answer that does not fit stops the parse with a StagingError naming the file, period,
+unit and field: msgspec's error path is followed into the answer to find the unit's name
+and id. Tree rows are open-ended (every key not in the list is a raw parameter), so they
+are decoded as typed dicts and their listed fields checked against the same list.
 """
 
 import json
-import math
-from dataclasses import dataclass, field
+import re
 from datetime import date, datetime
+from functools import cache
+from operator import attrgetter
+from typing import Annotated
 
 import msgspec
 import polars as pl
 
 from assets.domain.catalogue import GROUP_CODES
 from assets.domain.provinces import PROVINCES_FILE, code_of_department
+from assets.months import month_key
 from assets.sources.endpoints import ENDPOINTS
+
+from .fields import FIELDS, PARAMETER_ROWS, Field
 
 
 class StagingError(ValueError):
@@ -66,479 +72,376 @@ SCHEMAS: dict[str, dict] = {
                         "value": pl.Float64},
 }
 
-# Tree-row fields that are not raw parameters.
-_TREE_NON_PARAMS = {"departmentId", "departmentName", "departmentCode", "level", "ratio",
-                    "score", "totalScore", "maxScore", "totalMaxScore", "scoreDelta"}
+
+# --------------------------------------------------------------------------- the types
+# A field's JSON type, from fields.py: a number is read as float (an integer too), text as
+# str. Objects and lists are the Structs of the fields listed under them.
+
+_Text = Annotated[str, msgspec.Meta(min_length=1)]  # required text: present, not empty
+_ParameterRow = dict[str, float | str | None]  # a tree row: listed fields + raw parameters
+_PY_TYPE = {"number": float, "text": str}
+_NONE = type(None)
 
 
-# The columns each typed reader fills per unit, per metric and per parameter; the unit's
-# own columns and the response's provenance are gathered onto metric and parameter rows.
-_UNIT_OWN = (*UNIT, "group_code", "score", "max_score", "ratio", "score_delta")
-_METRIC_OWN = ("metric_code", "metric_name", "numerator", "denominator", "ratio", "score",
-               "max_score", "data_quality_status", "data_quality_message")
-_PARAM_OWN = ("parameter", "value")
-_UNIT_CARRIED = (*PROVENANCE, *UNIT, "group_code")
+@cache
+def _fields_at(shape: str, where: str) -> tuple[Field, ...]:
+    return tuple(f for f in FIELDS if f.shape == shape and f.where == where)
 
 
-class _Columns:
-    """Rows of consecutive typed-read responses, column by column (no dict per row)."""
+def _below(where: str, f: Field) -> str:
+    """Where the fields of an object or list field are listed: 'evaluation[].metrics[]'."""
+    inner = f.name if where == "data" else f"{where}.{f.name}"
+    return inner + "[]" if f.kind == "list" else inner
+
+
+def _json_type(shape: str, where: str, f: Field):
+    if f.kind == "number":
+        return float
+    if f.kind == "text":
+        return _Text if f.required else str
+    inner = _below(where, f)
+    item = _ParameterRow if (shape, inner) in PARAMETER_ROWS else _struct(shape, inner)
+    return list[item] if f.kind == "list" else item
+
+
+def _struct(shape: str, where: str) -> type:
+    spec = []
+    for f in _fields_at(shape, where):
+        t = _json_type(shape, where, f)
+        spec.append((f.name, t) if f.required else (f.name, t | None, None))
+    return msgspec.defstruct(re.sub(r"\W", "_", f"{shape}_{where}"), spec, kw_only=True)
+
+
+_DECODERS = {shape: msgspec.json.Decoder(msgspec.defstruct(
+    f"{shape}_answer", [("data", _struct(shape, "data"))])) for shape in ("national", "metrics",
+                                                                          "tree")}
+
+
+def _fill(out: dict[str, list], f: Field, values: list) -> None:
+    """A field's values into its column: optional text "" is NULL; two fields filling one
+    column (a unit's level) give the first that is not NULL."""
+    if f.kind == "text" and not f.required:
+        values = [v or None for v in values]
+    if f.column in out:
+        values = [a if a is not None else b for a, b in zip(out[f.column], values, strict=True)]
+    out[f.column] = values
+
+
+def _columns(shape: str, where: str, objs: list) -> dict[str, list]:
+    """The columns the fields listed at ``where`` fill, over decoded objects (None: an
+    optional object absent)."""
+    out: dict[str, list] = {}
+    whole = not any(o is None for o in objs)
+    for f in _fields_at(shape, where):
+        if f.column is None:
+            continue
+        get = attrgetter(f.name)
+        values = list(map(get, objs)) if whole else [o and get(o) for o in objs]
+        _fill(out, f, values)
+    return out
+
+
+# --------------------------------------------------------------------------- the rows
+
+
+class _Table:
+    """One staged table's rows, column by column: the values it reads itself, and for each
+    row the index of the row it takes the others from (its response, or its unit)."""
+
+    def __init__(self, name: str):
+        self.name, self.parent, self.cols = name, [], {}
+
+    def add(self, parent: int | list[int], cols: dict[str, list]) -> int:
+        first, n = len(self.parent), len(next(iter(cols.values())))
+        self.parent.extend([parent] * n if isinstance(parent, int) else parent)
+        for c, values in cols.items():
+            if c not in self.cols:
+                self.cols[c] = [None] * first
+            self.cols[c].extend(values)
+        for values in self.cols.values():
+            if len(values) < first + n:
+                values.extend([None] * (first + n - len(values)))
+        return first
+
+    def frame(self, carrier: pl.DataFrame) -> pl.DataFrame:
+        schema = SCHEMAS[self.name]
+        if not self.parent:
+            return pl.DataFrame(schema=schema)
+        own = pl.DataFrame([pl.Series(c, v, dtype=schema[c]) for c, v in self.cols.items()])
+        taken = carrier[self.parent].select([c for c in schema if c not in self.cols])
+        return pl.concat([taken, own], how="horizontal").select(list(schema))
+
+
+class Rows:
+    """The staged tables being built, from one response after another."""
 
     def __init__(self):
-        self.prov: list[dict] = []
-        self.units: dict[str, list] = {c: [] for c in _UNIT_OWN}
-        self.unit_response: list[int] = []
-        self.metrics: dict[str, list] = {c: [] for c in _METRIC_OWN}
-        self.metric_unit: list[int] = []
-        self.params: dict[str, list] = {c: [] for c in _PARAM_OWN}
-        self.param_unit: list[int] = []
+        self.responses: list[dict] = []  # each response's provenance
+        self.captures: list[dict] = []
+        self.tables = {t: _Table(t) for t in SCHEMAS if t != "captures"}
 
-    def __len__(self) -> int:
-        return len(self.prov)
+    def response(self, prov: dict) -> int:
+        self.responses.append(prov)
+        return len(self.responses) - 1
 
     def frames(self) -> dict[str, pl.DataFrame]:
-        prov = pl.DataFrame(self.prov, schema=PROVENANCE, orient="row")
-        own = pl.DataFrame({c: pl.Series(c, v, dtype=SCHEMAS["unit_group_scores"][c])
-                            for c, v in self.units.items()})
-        units = pl.concat([prov[self.unit_response], own], how="horizontal").select(
-            list(SCHEMAS["unit_group_scores"]))
-        carried = units.select(_UNIT_CARRIED)
-        out = {"unit_group_scores": units}
-        for table, cols, unit_idx in (("unit_metrics", self.metrics, self.metric_unit),
-                                      ("unit_parameters", self.params, self.param_unit)):
-            if unit_idx:
-                own = pl.DataFrame({c: pl.Series(c, v, dtype=SCHEMAS[table][c])
-                                    for c, v in cols.items()})
-                out[table] = pl.concat([carried[unit_idx], own], how="horizontal").select(
-                    list(SCHEMAS[table]))
-        return out
-
-
-@dataclass
-class Rows:
-    """The staged tables being built: finished frames, then the typed reader's columns."""
-
-    parts: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {t: [] for t in SCHEMAS})
-    columns: _Columns = field(default_factory=_Columns)
-    captures: list[dict] = field(default_factory=list)
-
-    def _flush(self) -> None:
-        if len(self.columns):
-            for table, frame in self.columns.frames().items():
-                self.parts[table].append(frame)
-            self.columns = _Columns()
-
-    def add_frames(self, frames: dict[str, pl.DataFrame]) -> None:
-        self._flush()  # keeps the rows in response order
-        for table, frame in frames.items():
-            self.parts[table].append(frame)
-
-    def frames(self) -> dict[str, pl.DataFrame]:
-        self._flush()
-        parts = {**self.parts, "captures": [pl.DataFrame(self.captures, schema=SCHEMAS["captures"],
-                                                         orient="row")] if self.captures else []}
-        return {t: pl.concat(p, rechunk=True) if p else pl.DataFrame(schema=SCHEMAS[t])
-                for t, p in parts.items()}
-
-
-def _dict_frame(table: str, rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=SCHEMAS[table], orient="row")
-
-
-class _Reader:
-    """Typed access to one response, with errors that say where."""
-
-    def __init__(self, file: str, month: date):
-        self.file, self.month = file, month.isoformat()[:7]
-
-    def fail(self, unit: str, field_name: str, detail: str) -> StagingError:
-        return StagingError(self.file, self.month, unit, field_name, detail)
-
-    def num(self, obj: dict, key: str, unit: str, required: bool = False) -> float | None:
-        if key not in obj:
-            if required:
-                raise self.fail(unit, key, "field missing")
-            return None
-        v = obj[key]
-        if v is None:
-            if required:
-                raise self.fail(unit, key, "null where a number is required")
-            return None
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise self.fail(unit, key, f"expected a JSON number, got {type(v).__name__} {v!r}")
-        if math.isnan(v) or math.isinf(v):
-            raise self.fail(unit, key, f"not a finite number: {v!r}")
-        return float(v)
-
-    def text(self, obj: dict, key: str, unit: str, required: bool = True) -> str | None:
-        v = obj.get(key)
-        if v is None or v == "":
-            if required:
-                raise self.fail(unit, key, "field missing or empty")
-            return None
-        if not isinstance(v, str):
-            raise self.fail(unit, key, f"expected text, got {type(v).__name__}")
-        return v
-
-    def items(self, obj: dict, key: str, unit: str) -> list:
-        v = obj.get(key)
-        if not isinstance(v, list):
-            raise self.fail(unit, key, "expected a list")
-        return v
-
-    def obj(self, data: dict, key: str, unit: str, required: bool = True) -> dict | None:
-        v = data.get(key)
-        if v is None and not required:
-            return None
-        if not isinstance(v, dict):
-            raise self.fail(unit, key, "expected an object")
-        return v
+        prov = pl.DataFrame(self.responses, schema=PROVENANCE, orient="row")
+        t = self.tables
+        units = t["unit_group_scores"].frame(prov)
+        out = {"captures": pl.DataFrame(self.captures, schema=SCHEMAS["captures"], orient="row"),
+               "national_summary": t["national_summary"].frame(prov),
+               "national_average": t["national_average"].frame(prov),
+               "unit_group_scores": units,
+               "unit_metrics": t["unit_metrics"].frame(units),
+               "unit_parameters": t["unit_parameters"].frame(units)}
+        return {name: out[name] for name in SCHEMAS}
 
 
 def parse_capture(capture: dict, body: bytes, rows: Rows, month: date,
                   province_code: str | None = None) -> None:
     """Add the rows of one kept response (one page) to ``rows``."""
     endpoint = ENDPOINTS[capture["endpoint"]]
+    read = _READERS.get(endpoint.shape)
+    if read is None:
+        raise ValueError(f"{endpoint.name}: no portal reader for the {endpoint.shape!r} shape")
+    file, period = capture["path"], month_key(month)
+    try:
+        data = _DECODERS[endpoint.shape].decode(body).data
+    except msgspec.ValidationError as exc:
+        raise _misfit(str(exc), body, file, period) from exc
+    except msgspec.DecodeError as exc:
+        raise _undecodable(str(exc), body, file, period) from exc
     prov = {
         "month": month, "province_id": capture.get("province_id"),
         "province_code": province_code or capture.get("province_code"),
         "captured_at": datetime.fromisoformat(capture["captured_at"]),
-        "raw_sha256": capture["sha256"], "raw_path": capture["path"],
+        "raw_sha256": capture["sha256"], "raw_path": file,
         "is_synthetic": bool((capture.get("origin") or {}).get("synthetic", False)),
     }
-    typed = _TYPED_READERS.get(endpoint.shape)
-    try:
-        if typed is None:
-            raise _Declined
-        n, declared_total = typed(body, prov, endpoint.group_code, capture["page"] == 1,
-                                  rows.columns)
-    except (_Declined, msgspec.ValidationError, msgspec.DecodeError):
-        n, declared_total, frames = _checked_parse(capture, body, endpoint, prov, month)
-        rows.add_frames(frames)
+    n = read(data, rows, prov, endpoint.group_code, capture["page"] == 1,
+             lambda unit, name, detail: StagingError(file, period, unit, name, detail))
+    pagination = getattr(data, "pagination", None)
     rows.captures.append({
         **prov, "endpoint": endpoint.name, "group_code": endpoint.group_code,
         "page": capture["page"], "http_status": capture["http_status"],
-        "bytes": capture["bytes"], "declared_total": declared_total, "rows_in_page": n,
+        "bytes": capture["bytes"], "declared_total": pagination and pagination.total,
+        "rows_in_page": n,
     })
 
 
-def _checked_parse(capture: dict, body: bytes, endpoint, prov: dict, month: date):
-    """The checking reader: json.loads, then every value's type checked where it is read."""
-    rd = _Reader(capture["path"], month)
-    data = json.loads(body)["data"]
-    tables = {t: [] for t in SCHEMAS}
-    pagination = rd.obj(data, "pagination", "(response)", required=False) or {}
-    if endpoint.shape == "national":
-        n = _parse_national(rd, data, prov, tables, include_overview=capture["page"] == 1)
-    elif endpoint.shape == "metrics":
-        n = _parse_metrics(rd, data, prov, endpoint.group_code, tables,
-                           include_overview=capture["page"] == 1)
-    else:
-        n = _parse_tree(rd, data, prov, endpoint.group_code, tables)
-    declared = rd.num(pagination, "total", "(pagination)") if pagination else None
-    return n, declared, {t: _dict_frame(t, r) for t, r in tables.items() if r}
+# --------------------------------------------------------------------------- per shape
+# Each reader checks everything before it adds a row, so a failed response adds none.
 
 
-def _group_scores(rd: _Reader, obj: dict, unit: str, required: bool = True) -> dict:
-    scores = rd.obj(obj, "groupScores", unit, required=required) or {}
-    return {g.lower(): rd.num(scores, g, unit, required=required) for g in GROUP_CODES}
+def _read_national(data, rows: Rows, prov: dict, _group, first_page: bool, fail) -> int:
+    # The minimal shape a real crawler relies on is enough: the code comes from
+    # ref.provinces, ranks and missing group averages are computed in the marts.
+    ev = data.evaluation
+    cols = _columns("national", "evaluation[]", ev)
+    cols.update(_columns("national", "evaluation[].groupScores", [r.groupScores for r in ev]))
+    cols["province_code"] = [code or _reference_code(row, fail)
+                             for code, row in zip(cols["province_code"], ev, strict=True)]
+    cols["rank_reported"] = [None if s is None else int(s) for s in cols["rank_reported"]]
+    resp = rows.response(prov)
+    if ev:
+        rows.tables["national_summary"].add(resp, cols)
+    ov = data.overview
+    if ov is not None and first_page:  # a paginated answer repeats it
+        average = _columns("national", "overview", [ov])
+        average.update(_columns("national", "overview.groupScores", [ov.groupScores]))
+        rows.tables["national_average"].add(resp, average)
+    return len(ev)
 
 
-def _province_code(rd: _Reader, row: dict, pid: str, unit: str) -> str:
-    """The row's departmentCode, else the code ref.provinces gives its departmentId."""
-    code = rd.text(row, "departmentCode", unit, required=False)
-    if code is not None:
-        return code
-    code = code_of_department(pid)
+def _reference_code(row, fail) -> str:
+    """No departmentCode: the code ref.provinces gives the row's departmentId."""
+    code = code_of_department(row.departmentId)
     if code is None:
-        raise rd.fail(unit, "departmentId",
-                      f"no departmentCode, and departmentId {pid} "
-                      f"({row.get('departmentName')}) is not in {PROVINCES_FILE}")
+        raise fail(_label(row.departmentName, row.departmentId, "evaluation[]"), "departmentId",
+                   f"no departmentCode, and departmentId {row.departmentId} "
+                   f"({row.departmentName}) is not in {PROVINCES_FILE}")
     return code
 
 
-def _parse_national(rd: _Reader, data: dict, prov: dict, tables: dict,
-                    include_overview: bool = True) -> int:
-    # The minimal shape a real crawler relies on: the overview's label and total, and per
-    # province its id, name, total and six group scores. Everything else is optional:
-    # the code comes from ref.provinces, ranks and group averages are computed in the marts.
-    overview = rd.obj(data, "overview", "(national)", required=False)
-    if overview is not None and include_overview:  # a paginated answer repeats it
-        tables["national_average"].append({
-            "month": prov["month"], "captured_at": prov["captured_at"],
-            "raw_sha256": prov["raw_sha256"], "raw_path": prov["raw_path"],
-            "is_synthetic": prov["is_synthetic"],
-            "label": rd.text(overview, "departmentName", "(overview)", required=False),
-            "total_score": rd.num(overview, "totalScore", "(overview)", required=True),
-            **_group_scores(rd, overview, "(overview)", required=False),
-        })
-    evaluation = rd.items(data, "evaluation", "(national)")
-    for row in evaluation:
-        if not isinstance(row, dict):
-            raise rd.fail("(national)", "evaluation", "expected a list of objects")
-        pid = rd.text(row, "departmentId", "(row without id)")
-        unit = f"{row.get('departmentName')} ({pid})"
-        stt = rd.num(row, "stt", unit)
-        tables["national_summary"].append({
-            **prov, "province_id": pid,
-            "province_code": _province_code(rd, row, pid, unit),
-            "province_name": rd.text(row, "departmentName", unit),
-            "rank_reported": None if stt is None else int(stt),
-            "total_score": rd.num(row, "totalScore", unit, required=True),
-            "ratio": rd.num(row, "ratio", unit), "score_delta": rd.num(row, "scoreDelta", unit),
-            **_group_scores(rd, row, unit),
-        })
-    return len(evaluation)
-
-
-def _first(*values):
-    return next((v for v in values if v is not None), None)
-
-
-def _unit_fields(rd: _Reader, row: dict, is_province: bool) -> tuple[dict, str]:
-    uid = rd.text(row, "departmentId", f"(row {row.get('stt')})")
-    name = rd.text(row, "departmentName", uid, required=False)
-    unit = f"{name} ({uid})"
-    return {
-        "unit_id": uid, "unit_name": name,
-        "unit_code": rd.text(row, "departmentCode", unit, required=False),
-        "unit_type": rd.text(row, "departmentType", unit, required=False),
-        # both read, so a wrong type in either stops the parse
-        "unit_level": _first(rd.text(row, "departmentLevel", unit, required=False),
-                             rd.text(row, "level", unit, required=False)),
-        "is_province": is_province,
-    }, unit
-
-
-def _parse_metrics(rd: _Reader, data: dict, prov: dict, group: str, tables: dict,
-                   include_overview: bool) -> int:
-    evaluation = rd.items(data, "evaluation", "(response)")
-    units = [(r, False) for r in evaluation]
-    if include_overview:
-        units.insert(0, (rd.obj(data, "overview", "(response)"), True))
-    for row, is_province in units:
-        ufields, unit = _unit_fields(rd, row, is_province)
-        tables["unit_group_scores"].append({
-            **prov, **ufields, "group_code": group,
-            "score": rd.num(row, "totalScore", unit, required=True),
-            "max_score": rd.num(row, "totalMaxScore", unit, required=True),
-            "ratio": rd.num(row, "ratio", unit), "score_delta": rd.num(row, "scoreDelta", unit),
-        })
-        for m in rd.items(row, "metrics", unit):
-            code = rd.text(m, "code", unit)
-            where = f"{unit} metric {code}"
-            tables["unit_metrics"].append({
-                **prov, **ufields, "group_code": group, "metric_code": code,
-                "metric_name": rd.text(m, "name", where, required=False),
-                "numerator": rd.num(m, "numerator", where),
-                "denominator": rd.num(m, "denominator", where),
-                "ratio": rd.num(m, "ratio", where), "score": rd.num(m, "score", where),
-                "max_score": rd.num(m, "maxScore", where, required=True),
-                "data_quality_status": rd.text(m, "dataQualityStatus", where, required=False),
-                "data_quality_message": rd.text(m, "dataQualityMessage", where, required=False),
-            })
-    return len(evaluation)
-
-
-def _parse_tree(rd: _Reader, data: dict, prov: dict, group: str, tables: dict) -> int:
-    children = rd.items(data, "children", "(response)")
-    units = [(rd.obj(data, "parent", "(response)"), True)] + [(c, False) for c in children]
-    for row, is_province in units:
-        ufields, unit = _unit_fields(rd, row, is_province)
-        score_key = "totalScore" if "totalScore" in row else "score"
-        max_key = "totalMaxScore" if "totalMaxScore" in row else "maxScore"
-        tables["unit_group_scores"].append({
-            **prov, **ufields, "group_code": group,
-            "score": rd.num(row, score_key, unit, required=True),
-            "max_score": rd.num(row, max_key, unit, required=True),
-            "ratio": rd.num(row, "ratio", unit), "score_delta": rd.num(row, "scoreDelta", unit),
-        })
-        for key in row:
-            if key in _TREE_NON_PARAMS:
-                continue
-            tables["unit_parameters"].append({
-                **prov, **ufields, "group_code": group, "parameter": key,
-                "value": rd.num(row, key, unit),
-            })
-    return len(children)
-
-
-# --------------------------------------------------------------------------- typed reader
-# msgspec structs for the group endpoints. A field of the wrong JSON type, NaN or a number
-# out of range fails the decode (msgspec.ValidationError / DecodeError); a missing required
-# value raises _Declined. Either way the response goes to the checking reader above.
-
-
-class _Declined(Exception):
-    """The typed reader does not take this response; the checking reader will."""
-
-
-class _Metric(msgspec.Struct):
-    code: str | None = None
-    name: str | None = None
-    numerator: float | None = None
-    denominator: float | None = None
-    ratio: float | None = None
-    score: float | None = None
-    maxScore: float | None = None  # the portal's field names
-    dataQualityStatus: str | None = None
-    dataQualityMessage: str | None = None
-
-
-class _MetricUnit(msgspec.Struct):
-    metrics: list[_Metric]
-    departmentId: str | None = None
-    departmentName: str | None = None
-    departmentCode: str | None = None
-    departmentType: str | None = None
-    departmentLevel: str | None = None
-    level: str | None = None
-    totalScore: float | None = None
-    totalMaxScore: float | None = None
-    ratio: float | None = None
-    scoreDelta: float | None = None
-
-
-class _Pagination(msgspec.Struct):
-    total: float | None = None
-
-
-class _MetricsData(msgspec.Struct):
-    evaluation: list[_MetricUnit]
-    overview: _MetricUnit | None = None
-    pagination: _Pagination | None = None
-
-
-# A tree row's keys are open-ended (each is a raw parameter): decoded as a typed dict.
-_TreeRow = dict[str, float | str | None]
-
-
-class _TreeData(msgspec.Struct):
-    children: list[_TreeRow]
-    parent: _TreeRow | None = None
-    pagination: _Pagination | None = None
-
-
-class _MetricsEnvelope(msgspec.Struct):
-    data: _MetricsData
-
-
-class _TreeEnvelope(msgspec.Struct):
-    data: _TreeData
-
-
-_METRICS_DECODER = msgspec.json.Decoder(_MetricsEnvelope)
-_TREE_DECODER = msgspec.json.Decoder(_TreeEnvelope)
-_TEXT = {str, type(None)}
-_NUMBER = {float, type(None)}
-
-
-def _declared(pagination: _Pagination | None) -> float | None:
-    return None if pagination is None else pagination.total
-
-
-def _add_units(out: _Columns, prov: dict, units: dict[str, list]) -> int:
-    """Append one response's unit rows; returns the index of its first unit."""
-    first = len(out.unit_response)
-    out.unit_response.extend([len(out.prov)] * len(units["unit_id"]))
-    out.prov.append(prov)
-    for c, values in units.items():
-        out.units[c].extend(values)
-    return first
-
-
-def _typed_metrics(body: bytes, prov: dict, group: str, include_overview: bool,
-                   out: _Columns) -> tuple[int, float | None]:
-    data = _METRICS_DECODER.decode(body).data
-    units = list(data.evaluation)
-    if include_overview:
-        if data.overview is None:
-            raise _Declined
-        units.insert(0, data.overview)
-    n_units = len(units)
-    uid = [u.departmentId for u in units]
-    score = [u.totalScore for u in units]
-    max_score = [u.totalMaxScore for u in units]
-    if not all(uid) or None in score or None in max_score:
-        raise _Declined
-    metrics = [m for u in units for m in u.metrics]
-    codes = [m.code for m in metrics]
-    m_max = [m.maxScore for m in metrics]
-    if not all(codes) or None in m_max:
-        raise _Declined
-    # every check passed: nothing below can decline, so the columns are appended whole
-    first = _add_units(out, prov, {
-        "unit_id": uid,
-        "unit_name": [u.departmentName or None for u in units],
-        "unit_code": [u.departmentCode or None for u in units],
-        "unit_type": [u.departmentType or None for u in units],
-        "unit_level": [u.departmentLevel or u.level or None for u in units],
-        "is_province": [include_overview and i == 0 for i in range(n_units)],
-        "group_code": [group] * n_units, "score": score, "max_score": max_score,
-        "ratio": [u.ratio for u in units], "score_delta": [u.scoreDelta for u in units],
-    })
+def _read_metrics(data, rows: Rows, prov: dict, group: str, first_page: bool, fail) -> int:
+    units = [data.overview, *data.evaluation] if first_page else data.evaluation
+    cols = _columns("metrics", "evaluation[]", units)  # the overview lists the same fields
+    cols["is_province"] = [first_page and i == 0 for i in range(len(units))]
+    cols["group_code"] = [group] * len(units)
+    metrics, metric_unit = [], []
+    resp = rows.response(prov)
+    if not units:
+        return 0
+    first = rows.tables["unit_group_scores"].add(resp, cols)
     for i, u in enumerate(units, start=first):
-        out.metric_unit.extend([i] * len(u.metrics))
-    m = out.metrics
-    m["metric_code"].extend(codes)
-    m["metric_name"].extend([x.name or None for x in metrics])
-    m["numerator"].extend([x.numerator for x in metrics])
-    m["denominator"].extend([x.denominator for x in metrics])
-    m["ratio"].extend([x.ratio for x in metrics])
-    m["score"].extend([x.score for x in metrics])
-    m["max_score"].extend(m_max)
-    m["data_quality_status"].extend([x.dataQualityStatus or None for x in metrics])
-    m["data_quality_message"].extend([x.dataQualityMessage or None for x in metrics])
-    return len(data.evaluation), _declared(data.pagination)
+        metrics += u.metrics
+        metric_unit += [i] * len(u.metrics)
+    if metrics:
+        rows.tables["unit_metrics"].add(metric_unit,
+                                        _columns("metrics", "evaluation[].metrics[]", metrics))
+    return len(data.evaluation)
 
 
-def _typed_tree(body: bytes, prov: dict, group: str, _include_overview: bool,
-                out: _Columns) -> tuple[int, float | None]:
-    data = _TREE_DECODER.decode(body).data
-    if data.parent is None:
-        raise _Declined
+def _read_tree(data, rows: Rows, prov: dict, group: str, _first_page, fail) -> int:
     units = [data.parent, *data.children]
-    get = [row.get for row in units]
-    uid = [g("departmentId") for g in get]
-    text = {c: [g(k) for g in get] for c, k in (("unit_name", "departmentName"),
-                                                ("unit_code", "departmentCode"),
-                                                ("unit_type", "departmentType"),
-                                                ("dept_level", "departmentLevel"),
-                                                ("level", "level"))}
-    score = [row.get("totalScore" if "totalScore" in row else "score") for row in units]
-    max_score = [row.get("totalMaxScore" if "totalMaxScore" in row else "maxScore")
-                 for row in units]
-    ratio = [g("ratio") for g in get]
-    delta = [g("scoreDelta") for g in get]
-    # a parameter is every other key, in the response's order
+    parent = _tree_columns("parent", units[:1], fail)
+    children = _tree_columns("children[]", units[1:], fail)
+    cols = {c: parent[c] + children[c] for c in parent}
+    listed = _listed_names("children[]") | _listed_names("parent")
     param_unit, names, values = [], [], []
     for i, row in enumerate(units):
         for key, value in row.items():
-            if key not in _TREE_NON_PARAMS:
+            if key not in listed:
                 param_unit.append(i)
                 names.append(key)
                 values.append(value)
-    if (not all(uid) or set(map(type, uid)) != {str}
-            or any(not set(map(type, v)) <= _TEXT for v in text.values())
-            or set(map(type, score)) != {float} or set(map(type, max_score)) != {float}
-            or not set(map(type, ratio)) <= _NUMBER or not set(map(type, delta)) <= _NUMBER
-            or not set(map(type, values)) <= _NUMBER):
-        raise _Declined
-    n_units = len(units)
-    first = _add_units(out, prov, {
-        "unit_id": uid,
-        "unit_name": [v or None for v in text["unit_name"]],
-        "unit_code": [v or None for v in text["unit_code"]],
-        "unit_type": [v or None for v in text["unit_type"]],
-        "unit_level": [a or b or None for a, b in zip(text["dept_level"], text["level"],
-                                                      strict=True)],
-        "is_province": [i == 0 for i in range(n_units)],
-        "group_code": [group] * n_units, "score": score, "max_score": max_score,
-        "ratio": ratio, "score_delta": delta,
-    })
-    out.param_unit.extend([first + i for i in param_unit])
-    out.params["parameter"].extend(names)
-    out.params["value"].extend(values)
-    return len(data.children), _declared(data.pagination)
+    if not set(map(type, values)) <= {float, _NONE}:
+        i, key, value = next((param_unit[j], names[j], v) for j, v in enumerate(values)
+                             if type(v) not in (float, _NONE))
+        raise fail(_row_label(units[i], i), key, _detail("number", True, value))
+    cols["is_province"] = [i == 0 for i in range(len(units))]
+    cols["group_code"] = [group] * len(units)
+    first = rows.tables["unit_group_scores"].add(rows.response(prov), cols)
+    if names:
+        rows.tables["unit_parameters"].add([first + i for i in param_unit],
+                                           {"parameter": names, "value": values})
+    return len(data.children)
 
 
-_TYPED_READERS = {"metrics": _typed_metrics, "tree": _typed_tree}
+@cache
+def _listed_names(where: str) -> frozenset[str]:
+    return frozenset(n.strip() for f in _fields_at("tree", where) for n in f.name.split("|"))
+
+
+def _tree_columns(where: str, units: list[dict], fail) -> dict[str, list]:
+    """The listed fields of tree rows, checked as a Struct would check them; 'totalScore |
+    score': whichever the row has."""
+    out: dict[str, list] = {}
+    for f in _fields_at("tree", where):
+        first, *other = [n.strip() for n in f.name.split("|")]
+        if other:  # 'totalScore | score' (two at most)
+            values = [row[first] if first in row else row.get(other[0]) for row in units]
+        else:
+            values = [row.get(first) for row in units]
+        allowed = {_PY_TYPE[f.kind]} if f.required else {_PY_TYPE[f.kind], _NONE}
+        if not set(map(type, values)) <= allowed or (f.required and not all(values)
+                                                      and f.kind == "text"):
+            i = next(i for i, v in enumerate(values) if type(v) not in allowed
+                     or (f.kind == "text" and f.required and not v))
+            key = next((n for n in (first, *other) if n in units[i]), first)
+            offset = 0 if where == "parent" else 1
+            raise fail(_row_label(units[i], i + offset), key,
+                       _detail(f.kind, key in units[i], values[i], f.required))
+        _fill(out, f, values)
+    return out
+
+
+_READERS = {"national": _read_national, "metrics": _read_metrics, "tree": _read_tree}
+
+
+# --------------------------------------------------------------------------- errors
+# Only when an answer does not fit: the answer is decoded again, untyped, to say where.
+
+_KIND_OF = {"float": "number", "str": "text", "object": "object", "array": "list"}
+_NOUN = {"number": "a number", "text": "text", "object": "an object", "list": "a list"}
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
+
+
+def _label(name, uid, where: str) -> str:
+    return f"{name} ({uid})" if isinstance(uid, str) and uid else f"({where}, no departmentId)"
+
+
+def _row_label(row: dict, index: int) -> str:
+    return _label(row.get("departmentName"), row.get("departmentId"),
+                  "parent" if index == 0 else f"children[{index - 1}]")
+
+
+def _detail(kind: str, present: bool, value, required: bool = True) -> str:
+    if not present:
+        return "field missing"
+    if value is None:
+        return f"null where {_NOUN[kind]} is required"
+    if kind == "text" and value == "" and required:
+        return "field missing or empty"
+    article = "a JSON number" if kind == "number" else _NOUN[kind]
+    return f"expected {article}, got {type(value).__name__} {value!r:.80}"
+
+
+def _walk(doc, steps: list) -> tuple[str, object]:
+    """Follow a path into the untyped answer: the unit it is in, and what it reaches."""
+    unit, obj, key = "(response)", doc, ""
+    for step in steps:
+        obj = obj[step]
+        where = step if isinstance(step, str) else f"{key}[{step}]"
+        if isinstance(obj, dict):
+            if key == "metrics" and isinstance(step, int):
+                unit = f"{unit} metric {obj.get('code')}"
+            elif step == "pagination":
+                unit = "(pagination)"
+            elif where in ("overview", "parent") or key in ("evaluation", "children") \
+                    and isinstance(step, int):
+                unit = _label(obj.get("departmentName"), obj.get("departmentId"), where)
+        if isinstance(step, str):
+            key = step
+    return unit, obj
+
+
+def _misfit(message: str, body: bytes, file: str, period: str) -> StagingError:
+    """The StagingError for msgspec's ValidationError: '<what> - at `$.data.x[2].y`'."""
+    what, _, path = message.partition(" - at `")
+    steps = [int(i) if i else ... if dots else name
+             for name, i, dots in _STEP.findall(path.rstrip("`").removeprefix("$"))]
+    doc = json.loads(body, parse_constant=_NonFinite)  # 1e400 too: msgspec refuses it
+    missing = re.match(r"Object missing required field `(.+)`", what)
+    if missing:
+        unit, _obj = _walk(doc, steps)
+        return StagingError(file, period, unit, missing.group(1), "field missing")
+    if not steps:
+        return StagingError(file, period, "(response)", "(body)", what)
+    last, steps = steps[-1], steps[:-1]
+    unit, holder = _walk(doc, steps)
+    if last is ...:  # a tree row's value that is neither a number, text nor null
+        last = next(k for k, v in holder.items()
+                    if isinstance(v, bool | list | dict))
+    elif isinstance(last, int):  # an element of a list: name the list
+        unit, holder = _walk(doc, [*steps, last])
+        return StagingError(file, period, unit, next(
+            (s for s in reversed(steps) if isinstance(s, str)), "(response)"),
+            f"{what}: {holder!r:.80}")
+    value = holder.get(last)
+    if what.startswith("Number out of range"):
+        return StagingError(file, period, unit, last, f"not a finite number: {value!r}")
+    if "of length >= 1" in what:
+        return StagingError(file, period, unit, last, "field missing or empty")
+    expected = re.match(r"Expected `(\w+)", what)
+    kind = _KIND_OF.get(expected.group(1) if expected else "", "number")
+    return StagingError(file, period, unit, last, _detail(kind, last in holder, value))
+
+
+class _NonFinite(str):
+    """NaN or ±Infinity, as Python's json reads them (msgspec refuses them outright)."""
+
+
+def _undecodable(message: str, body: bytes, file: str, period: str) -> StagingError:
+    try:
+        doc = json.loads(body, parse_constant=_NonFinite)
+    except ValueError as exc:
+        return StagingError(file, period, "(response)", "(body)", f"not valid JSON: {exc}")
+    path = _find_non_finite(doc, [])
+    if path is None:
+        return StagingError(file, period, "(response)", "(body)", f"not valid JSON: {message}")
+    unit, holder = _walk(doc, path[:-1])
+    return StagingError(file, period, unit, str(path[-1]),
+                        f"not a finite number: {holder[path[-1]]}")
+
+
+def _find_non_finite(obj, path: list) -> list | None:
+    if isinstance(obj, _NonFinite):
+        return path
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) \
+        if isinstance(obj, list) else ()
+    for k, v in items:
+        found = _find_non_finite(v, [*path, k])
+        if found is not None:
+            return found
+    return None

@@ -1,5 +1,5 @@
 -- The portal's count rule for linear and threshold metrics, for SQL: the same
--- arithmetic as assets/domain/scoring.py::metric_score (a test keeps them equal),
+-- arithmetic as the test oracle tools/scoring_oracle.py::metric_score (a test keeps them equal),
 -- fed from ref.metrics (max_score, threshold, score_if_empty).
 CREATE OR REPLACE MACRO marts.rule_score(max_score, threshold, score_if_empty, numerator,
                                          denominator) AS

@@ -1,10 +1,14 @@
-"""Pure scoring arithmetic: how the portal turns counts into points.
+"""The scoring arithmetic in Python: a test oracle, not the pipeline's formula.
 
-Each rule reproduces the portal's published scores on the real captures within
-0.01 (see tests/test_scoring.py); CLGQ has no known formula and is not here.
+The pipeline scores in SQL, in one place: the ``marts.rule_score`` macro fed from
+ref.metrics. This second, independent form is what the tests hold that macro to
+(tests/test_recomputation.py), what reproduces the portal's published scores on every
+real captured unit within 0.01 (tests/test_scoring.py), and what the stand-in portal
+(tools/synthetic.py) scores its answers with. Nothing under assets/ imports it (a test
+says so). CLGQ has no known formula and is not here.
 """
 
-from .catalogue import METRICS, Metric
+from assets.domain.catalogue import METRICS, Metric
 
 
 def ratio_pct(numerator: float | None, denominator: float | None) -> float | None:
