@@ -44,6 +44,8 @@ class ChisoSettings(dg.ConfigurableResource):
     data_dir: str
     provinces: str = "all"  # comma-separated province codes, or "all"
     focus_province: str = "H60"
+    focus_provinces: str = ""  # comma list for the procedure crawl; "" = focus_province
+    procedure_budget: int = 300  # CHISO_PROCEDURE_BUDGET: procedure requests per night
     # the inbox: seconds a file must stay unchanged before it is read; caps
     inbox_settle_s: float = 5.0
     inbox_max_xml_mb: float = 50.0
@@ -58,6 +60,12 @@ class ChisoSettings(dg.ConfigurableResource):
         if not raw or raw.lower() == "all":
             return None
         return tuple(p.strip().upper() for p in raw.split(",") if p.strip())
+
+    @property
+    def procedure_provinces(self) -> tuple[str, ...]:
+        """The province codes the procedure crawl covers (CHISO_FOCUS_PROVINCE)."""
+        listed = tuple(p.strip().upper() for p in self.focus_provinces.split(",") if p.strip())
+        return listed or (self.focus_province.upper(),)
 
     @property
     def raw_dir(self) -> Path:
