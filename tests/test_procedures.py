@@ -9,11 +9,12 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 from conftest import AUGUST, PHU_THO, SAMPLES, Pipeline
 
-from assets.months import final_from
+from assets.months import VIETNAM, final_from
 from assets.raw.crawl import crawl_month
 from assets.raw.procedure_crawl import (
     crawl_catalogue,
@@ -320,3 +321,20 @@ def test_the_procedure_jobs_crawl_the_catalogue_weekly_and_the_procedures_within
         rows = con.execute("SELECT count(*), count(*) FILTER (WHERE code = '2.000815') "
                            "FROM ref.procedures").fetchone()
     assert rows == (24, 1)
+
+
+def test_the_procedure_assets_run_in_their_own_jobs_not_in_the_group_refresh():
+    from pipelines.definitions import defs
+
+    def keys(job: str) -> set[str]:
+        layer = defs.resolve_job_def(job).asset_layer
+        return {k.to_user_string() for k in layer.executable_asset_keys}
+
+    assert not {k for k in keys("refresh_months") if "procedure" in k}
+    assert keys("refresh_procedures") == {"raw/procedure_captures"}
+    assert keys("refresh_procedure_catalogue") == {"raw/procedure_catalogue", "ref/procedures"}
+    tags = defs.resolve_schedule_def("nightly_procedures").evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=datetime(
+            2026, 9, 2, 3, 30, tzinfo=VIETNAM))).run_requests[0].tags
+    assert (tags["dagster/asset_partition_range_start"],
+            tags["dagster/asset_partition_range_end"]) == ("2026-08-01", "2026-09-01")
