@@ -338,3 +338,15 @@ def test_the_procedure_assets_run_in_their_own_jobs_not_in_the_group_refresh():
             2026, 9, 2, 3, 30, tzinfo=VIETNAM))).run_requests[0].tags
     assert (tags["dagster/asset_partition_range_start"],
             tags["dagster/asset_partition_range_end"]) == ("2026-08-01", "2026-09-01")
+
+
+def test_the_focus_province_may_be_a_list_and_the_budget_a_number():
+    from assets.settings import load_settings
+
+    s = load_settings({"CHISO_FOCUS_PROVINCE": " h60, H44,", "CHISO_PROCEDURE_BUDGET": "120"})
+    assert (s.focus_province, s.focus_provinces, s.procedure_budget) == ("H60", ("H60", "H44"),
+                                                                         120)
+    s = load_settings({})
+    assert (s.focus_provinces, s.procedure_budget) == (("H60",), 300)
+    with pytest.raises(ValueError, match="CHISO_PROCEDURE_BUDGET=-1"):
+        load_settings({"CHISO_PROCEDURE_BUDGET": "-1"})
