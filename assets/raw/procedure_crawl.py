@@ -16,7 +16,7 @@ A procedure session manifest also says what the night covered::
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -91,7 +91,7 @@ def crawl_catalogue(client: PortalClient, store: RawStore, now: datetime,
         client.fetch(FORMALITIES, month, province="catalogue", page_size=page_size,
                      on_response=lambda r: session.keep(r, province_code=CATALOGUE,
                                                         province_id=None))
-        frame = read_catalogue(store, [c.__dict__ for c in session.captures])
+        frame = read_catalogue(store, [asdict(c) for c in session.captures])
     except BaseException as exc:
         session.finish("failed", f"{type(exc).__name__}: {exc}".rstrip(": "))
         raise
@@ -319,11 +319,11 @@ def _crawl_month(client: PortalClient, store: RawStore, month: date, todo: list[
             "requests": client.budget.used - used_before,
             "stopped_by_budget": run.stopped_by_budget,
             "procedures": done,
-            "incomplete_captures": [c.__dict__ for c in incomplete],
+            "incomplete_captures": [asdict(c) for c in incomplete],
         })
         coverage = month_coverage(store, month, info, sorted({p.province for p in todo}),
                                   extra=done)
-        session.extra["coverage"] = {code: {**cov.__dict__, "procedure_coverage": cov.share}
+        session.extra["coverage"] = {code: {**asdict(cov), "procedure_coverage": cov.share}
                                      for code, cov in coverage.items()}
         path = session.finish(status, error)
     return path
@@ -335,7 +335,7 @@ def _entry(planned: Planned, captures: list, complete: bool, store: RawStore | N
     for c in captures:
         captured_at = captured_at or c.captured_at
         if c.endpoint == TDGQ and store is not None:
-            dossiers = procedure_received(store.read_verified(c.__dict__))
+            dossiers = procedure_received(store.read_verified(asdict(c)))
     return {"province": planned.province, "procedure_id": planned.procedure_id,
             "code": planned.code, "reason": planned.reason, "complete": complete,
             "dossiers": dossiers, "captured_at": captured_at}
