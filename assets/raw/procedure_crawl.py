@@ -250,7 +250,8 @@ def crawl_procedures(client: PortalClient, store: RawStore, provinces: Sequence[
             pm = province_month(store, month, code)
             if pm is None:
                 run.notes.append(f"{month_key(month)} {code}: no complete group crawl of "
-                                 "the province this month; its procedures wait for one")
+                                 "the province this month (refresh_months; is it in "
+                                 "CHISO_PROVINCES?); its procedures wait for one")
                 continue
             info[(code, month)] = pm
             slots.append(Slot(code, month, pm.units, pm.pages))
