@@ -350,3 +350,18 @@ def test_the_focus_province_may_be_a_list_and_the_budget_a_number():
     assert (s.focus_provinces, s.procedure_budget) == (("H60",), 300)
     with pytest.raises(ValueError, match="CHISO_PROCEDURE_BUDGET=-1"):
         load_settings({"CHISO_PROCEDURE_BUDGET": "-1"})
+
+
+def test_without_a_catalogue_or_a_group_crawl_nothing_is_asked_and_the_run_says_why(
+        procedure_replay, tmp_path):
+    from assets.sources.portal import ReplayPortalClient
+
+    store = RawStore(tmp_path / "raw")
+    client = ReplayPortalClient(procedure_replay)
+    run = crawl_procedures(client, store, ["H44"], [AUGUST], budget=300)
+    assert run.requests == 0 and run.notes == [
+        "no procedure catalogue yet: run refresh_procedure_catalogue first"]
+    crawl_catalogue(client, store, datetime.now(UTC))  # 24 procedures: one page of 100
+    run = crawl_procedures(client, store, ["H44"], [AUGUST], budget=300)
+    assert run.requests == 0 and not run.planned
+    assert "2026-08 H44: no complete group crawl" in run.notes[0]
