@@ -365,3 +365,29 @@ def test_without_a_catalogue_or_a_group_crawl_nothing_is_asked_and_the_run_says_
     run = crawl_procedures(client, store, ["H44"], [AUGUST], budget=300)
     assert run.requests == 0 and not run.planned
     assert "2026-08 H44: no complete group crawl" in run.notes[0]
+
+
+def test_a_bad_catalogue_page_fails_the_crawl_named_kept_raw_and_the_last_one_stays(
+        procedure_replay, tmp_path):
+    from assets.raw.procedure_crawl import catalogue_sessions, latest_catalogue
+    from tools.portal_server import Fault
+
+    def break_code(doc):
+        doc["data"]["items"][2]["code"] = 1000025
+
+    store = RawStore(tmp_path / "raw")
+    with serve(procedure_replay) as server:
+        client = LivePortalClient(server.url, pause_s=0, max_attempts=1)
+        good = crawl_catalogue(client, store, datetime.now(UTC), page_size=10)
+        server.add_fault(Fault("mutate", endpoint="formalities", page=2, mutate=break_code))
+        with pytest.raises(CatalogueError) as err:
+            crawl_catalogue(client, store, datetime.now(UTC), page_size=10)
+        client.close()
+    assert ", page 2, field data.items[2].code: Expected `str`, got `int`" in str(err.value)
+    failed = sorted((store.root / PROCEDURE_SESSIONS / "catalogue").glob("*.json"))[-1]
+    manifest = json.loads(failed.read_text("utf-8"))
+    assert manifest["status"] == "failed" and "page 2" in manifest["error"]
+    assert json.loads(store.read_verified(manifest["captures"][1]))["data"]["items"][2][
+        "code"] == 1000025  # the bad page is kept as received
+    assert [p for p, _m in catalogue_sessions(store)] == [good.manifest_path]
+    assert latest_catalogue(store)[1].height == 24
