@@ -44,6 +44,8 @@ class ChisoSettings(DataLayout, dg.ConfigurableResource):
     data_dir: str
     provinces: str = "all"  # comma-separated province codes, or "all"
     focus_province: str = "H60"
+    focus_provinces: str = ""  # comma list for the procedure crawl; "" = focus_province
+    procedure_budget: int = 300  # CHISO_PROCEDURE_BUDGET: procedure requests per night
     # the inbox: seconds a file must stay unchanged before it is read; caps
     inbox_settle_s: float = 5.0
     inbox_max_xml_mb: float = 50.0
@@ -55,6 +57,12 @@ class ChisoSettings(DataLayout, dg.ConfigurableResource):
     @property
     def province_codes(self) -> tuple[str, ...] | None:
         return parse_province_codes(self.provinces)
+
+    @property
+    def procedure_provinces(self) -> tuple[str, ...]:
+        """The province codes the procedure crawl covers (CHISO_FOCUS_PROVINCE)."""
+        listed = parse_province_codes(self.focus_provinces) or ()
+        return listed or (self.focus_province.upper(),)
 
 
 class PortalResource(dg.ConfigurableResource):

@@ -14,6 +14,7 @@ from assets.sources.endpoints import DEFAULT_PAGE
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_FOCUS_PROVINCE = "H60"  # Tuyên Quang after the 2025 merger
+DEFAULT_PROCEDURE_BUDGET = 300  # requests per night for the procedure crawl
 
 
 def parse_province_codes(text: str | None) -> tuple[str, ...] | None:
@@ -76,6 +77,10 @@ class Settings(DataLayout):
     crawl_deadline_s: float = 7200.0
     # is_final: hours between two identical captures after the close (assets/partitions.py)
     final_gap_h: float = FINAL_GAP_H  # CHISO_FINAL_GAP_H
+    # CHISO_FOCUS_PROVINCE may list several (H60,H44): the reports use the first, the
+    # procedure crawl every one; CHISO_PROCEDURE_BUDGET: its requests per night
+    focus_provinces: tuple[str, ...] = (DEFAULT_FOCUS_PROVINCE,)
+    procedure_budget: int = DEFAULT_PROCEDURE_BUDGET
 
 
 def default_replay_dir() -> Path:
@@ -86,11 +91,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("CHISO_DATA_DIR") or PROJECT_ROOT / "data").resolve()
     portal_url = env.get("CHISO_PORTAL_URL") or str(default_replay_dir())
+    focus = parse_province_codes(env.get("CHISO_FOCUS_PROVINCE")) or (DEFAULT_FOCUS_PROVINCE,)
+    budget = int(env.get("CHISO_PROCEDURE_BUDGET") or DEFAULT_PROCEDURE_BUDGET)
+    if budget < 0:
+        raise ValueError(f"CHISO_PROCEDURE_BUDGET={budget}: a number of requests, 0 or more")
     return Settings(
         data_dir=data_dir,
         portal_url=portal_url,
         provinces=parse_province_codes(env.get("CHISO_PROVINCES")),
-        focus_province=(env.get("CHISO_FOCUS_PROVINCE") or DEFAULT_FOCUS_PROVINCE).upper(),
+        focus_province=focus[0],
+        focus_provinces=focus,
+        procedure_budget=budget,
         portal_pause_s=float(env.get("CHISO_PORTAL_PAUSE_S", "1.0")),
         portal_timeout_s=float(env.get("CHISO_PORTAL_TIMEOUT_S", "60")),
         portal_max_attempts=int(env.get("CHISO_PORTAL_MAX_ATTEMPTS", "5")),

@@ -8,6 +8,7 @@ from assets.marts.build import mart_assets
 from assets.marts.reference import reference_tables
 from assets.publish.analyst_copy import analyst_copy
 from assets.raw.captures import portal_captures
+from assets.raw.procedures import procedure_captures, procedure_catalogue, ref_procedures
 from assets.report.scorecard import scorecard
 from assets.settings import Settings, load_settings
 from assets.staging.har_import import har_captures
@@ -16,6 +17,12 @@ from assets.staging.step import staging_tables
 from checks.freshness import freshness_checks
 
 from .jobs import freshness_job, history_job, import_job, legacy_job, refresh_job
+from .procedures import (
+    catalogue_job,
+    nightly_procedures,
+    procedures_job,
+    weekly_procedure_catalogue,
+)
 from .resources import build_resources
 from .schedules import check_freshness_hourly, nightly_refresh
 from .sensors import history_after_import, spreadsheet_inbox
@@ -28,10 +35,13 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[portal_captures, staging_tables, spreadsheet_scores, har_captures,
-                reference_tables, *mart_assets, analyst_copy, scorecard],
+                reference_tables, *mart_assets, analyst_copy, scorecard,
+                procedure_catalogue, ref_procedures, procedure_captures],
         asset_checks=[*freshness_checks],
-        jobs=[refresh_job, legacy_job, freshness_job, import_job, history_job],
-        schedules=[nightly_refresh, check_freshness_hourly],
+        jobs=[refresh_job, legacy_job, freshness_job, import_job, history_job,
+              catalogue_job, procedures_job],
+        schedules=[nightly_refresh, check_freshness_hourly, weekly_procedure_catalogue,
+                   nightly_procedures],
         sensors=[spreadsheet_inbox, history_after_import],
         resources=build_resources(settings),
     )

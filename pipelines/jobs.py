@@ -4,6 +4,7 @@ schedules.py and sensors.py beside this file."""
 import dagster as dg
 
 from assets.marts_catalogue import REFERENCE_KEY
+from assets.raw.procedures import PROCEDURE_KEYS
 from assets.staging.har_import import HAR_KEY
 from assets.staging.legacy import LEGACY_KEY
 from assets.staging.sheet_import import SHEETS_KEY
@@ -28,7 +29,9 @@ refresh_job = writer_job(
     # so it is not recorded as materialized (empty) for it. (A range over months before
     # 2025-07 still loads the legacy service's answers into staging.legacy_scores, in the
     # staging step, without recording it: use refresh_legacy for those months.)
-    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY, LEGACY_KEY),
+    # (the procedure assets have their own jobs: pipelines/procedures.py)
+    dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY, LEGACY_KEY,
+                                                       *PROCEDURE_KEYS),
     "Crawl, validate, load, build the marts and publish, for one month or a range of "
     "months (one run).")
 

@@ -30,6 +30,8 @@ def build_resources(settings: Settings) -> dict:
             data_dir=str(settings.data_dir),
             provinces=",".join(settings.provinces) if settings.provinces else "all",
             focus_province=settings.focus_province,
+            focus_provinces=",".join(settings.focus_provinces),
+            procedure_budget=settings.procedure_budget,
             inbox_settle_s=settings.inbox_settle_s,
             final_gap_h=settings.final_gap_h,
             inbox_max_xml_mb=settings.inbox_max_xml_mb,

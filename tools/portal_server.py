@@ -2,7 +2,12 @@
 
 It answers ``POST /api/v1/reporting/evaluation/<endpoint>`` with the recording that
 ``replay_relpath`` names, with status 201 like the real portal, and the legacy
-``POST /jsp/rest.jsp`` (form field ``params``) with status 200. It exists for the
+``POST /jsp/rest.jsp`` (form field ``params``) with status 200. Per-procedure requests
+(``formalityId``, ``formalityID`` on dossier-digitized) get the procedure's recording
+(``tools/synthetic_procedures.py`` writes them, the real ones for 2.000815 included),
+and ``POST /api/v1/reporting/formalities`` pages of the recorded catalogue cut to the
+``pageSize`` asked (and ``max_page_size``). ``server.requests_per_path()`` counts what
+was asked, per path. It exists for the
 tests of the live client and for trying that client by hand::
 
     python -m tools.portal_server --dir data/portal-replay --port 8766
@@ -54,6 +59,7 @@ from assets.sources.endpoints import (
     LEGACY_PATH,
     Endpoint,
     endpoint_for_path,
+    formality_of,
     replay_relpath,
 )
 
@@ -232,6 +238,15 @@ class PortalServer(ThreadingHTTPServer):
         with self._lock:
             return list(self._requests)
 
+    def requests_per_path(self, *, per_procedure: bool = False) -> dict[str, int]:
+        """How many requests each path got (``per_procedure``: filtered ones only)."""
+        counts: dict[str, int] = {}
+        for r in self.requests:
+            if per_procedure and not (isinstance(r.payload, dict) and formality_of(r.payload)):
+                continue
+            counts[r.path] = counts.get(r.path, 0) + 1
+        return counts
+
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
@@ -251,7 +266,8 @@ class PortalServer(ThreadingHTTPServer):
 
     def answer(self, endpoint: Endpoint, payload: dict) -> bytes | None:
         """The body the portal would give, or None when nothing is recorded for it."""
-        if endpoint.paginated and self.max_page_size is not None:
+        if endpoint.shape == "catalogue" or (endpoint.paginated
+                                             and self.max_page_size is not None):
             return self._resliced(endpoint, payload)
         path = self.replay_dir / replay_relpath(endpoint, payload)
         return path.read_bytes() if path.is_file() else None
@@ -268,18 +284,19 @@ class PortalServer(ThreadingHTTPServer):
             # an error recording, or an answer the portal does not paginate (the national
             # summary in its minimal shape): serve it as it is
             return recorded
-        rows = list(data.get("evaluation") or [])
+        key = "items" if endpoint.shape == "catalogue" else "evaluation"
+        rows = list(data.get(key) or [])
         recorded_pages = (data.get("pagination") or {}).get("totalPages") or 1
         for n in range(2, int(recorded_pages) + 1):  # a recording made in several pages
             more = self.replay_dir / replay_relpath(endpoint, {**payload, "currentPage": n})
             if more.is_file():
-                rows += json.loads(more.read_bytes()).get("data", {}).get("evaluation") or []
+                rows += json.loads(more.read_bytes()).get("data", {}).get(key) or []
         asked = payload.get("pageSize")
-        size = self.max_page_size
+        size = self.max_page_size or (asked if isinstance(asked, int) and asked > 0 else 10)
         if isinstance(asked, int) and asked > 0:
             size = min(asked, size)
         page = max(1, _page_of(payload))
-        data["evaluation"] = rows[(page - 1) * size:page * size]
+        data[key] = rows[(page - 1) * size:page * size]
         data["pagination"] = {"total": len(rows), "currentPage": page, "pageSize": size,
                               "totalPages": max(1, math.ceil(len(rows) / size))}
         return _dump(doc)

@@ -4,7 +4,9 @@ Layout under ``<data>/raw``::
 
     <endpoint>/<yyyy-mm>/<province>/<captured_at>-p<page>-<sha12>.<ext>   the bytes
     ...same name....meta.json                                              first capture
+    <endpoint>/<yyyy-mm>/<province>/formality-<id>/...       one procedure's answer
     _sessions/<yyyy-mm>/<started_at>.json                                  one crawl
+    _procedure_sessions/<yyyy-mm | catalogue>/<started_at>.json   procedure crawls
 
 A response identical to one already kept for the same endpoint, month, province
 and page (same sha256) is not written again: the session manifest records the
@@ -21,10 +23,13 @@ from pathlib import Path
 
 from assets.partitions import final_from
 from assets.redact import redact
-from assets.sources.endpoints import month_key, safe_segment
+from assets.sources.endpoints import formality_of, month_key, safe_segment
 from assets.sources.portal import PortalResponse
 
 SESSIONS = "_sessions"
+# The procedure crawls (catalogue, per-procedure answers) keep their manifests apart, so
+# a month's group crawl (complete_sessions, final_session) never sees them.
+PROCEDURE_SESSIONS = "_procedure_sessions"
 
 
 def stamp(ts: datetime) -> str:
@@ -68,6 +73,7 @@ class Capture:
     final_url: str = ""  # where the bytes came from (after same-host redirects)
     content_encoding: str = ""  # as received; "undecoded" captures keep the encoded bytes
     undecoded: bool = False
+    formality_id: str | None = None  # the procedure a filtered answer is for
 
 
 class RawStore:
@@ -80,6 +86,9 @@ class RawStore:
         page = int(resp.payload.get("currentPage", 1))
         folder = (self.root / safe_segment(resp.endpoint.name) / month_key(month)
                   / safe_segment(province_code))
+        formality = formality_of(resp.payload)
+        if formality is not None:
+            folder = folder / f"formality-{safe_segment(formality)}"
         ext = "json" if "json" in resp.content_type.lower() and not resp.undecoded else "bin"
         candidates = sorted(folder.glob(f"*-p{page:03d}-{sha[:12]}.*")) if folder.exists() else []
         existing = [p for p in candidates if not p.name.endswith(".meta.json")
@@ -98,6 +107,7 @@ class RawStore:
             sha256=sha, bytes=len(resp.body), path=str(path.relative_to(self.root)),
             reused=reused, origin=resp.origin, final_url=resp.final_url or resp.url,
             content_encoding=resp.content_encoding, undecoded=resp.undecoded,
+            formality_id=formality,
         )
         if not reused:
             meta = path.with_name(path.name + ".meta.json")
@@ -119,11 +129,15 @@ class RawStore:
 class CaptureSession:
     """One crawl of one month: its manifest is written when it ends, complete or failed."""
 
-    def __init__(self, store: RawStore, month: date, source: str):
+    def __init__(self, store: RawStore, month: date, source: str, *,
+                 folder: str = SESSIONS, label: str | None = None):
         self.store, self.month = store, month
         self.started_at = datetime.now(UTC)
         self.source = source
         self.captures: list[Capture] = []
+        self.folder = folder  # PROCEDURE_SESSIONS for the procedure crawls
+        self.label = label or month_key(month)  # the manifest's sub-folder
+        self.extra: dict = {}  # more manifest fields (the procedure crawl's figures)
 
     def keep(self, resp: PortalResponse, *, province_code: str, province_id: str | None):
         capture = self.store.save(resp, month=self.month, province_code=province_code,
@@ -139,10 +153,10 @@ class CaptureSession:
             "source": self.source,
             "started_at": self.started_at.isoformat(),
             "finished_at": datetime.now(UTC).isoformat(),
+            **self.extra,
             "captures": [asdict(c) for c in self.captures],
         }
-        path = (self.store.root / SESSIONS / month_key(self.month)
-                / f"{stamp(self.started_at)}.json")
+        path = self.store.root / self.folder / self.label / f"{stamp(self.started_at)}.json"
         write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
         return path
 

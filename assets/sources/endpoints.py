@@ -23,7 +23,8 @@ class Endpoint:
     name: str
     group_code: str | None  # None for the national summary
     shape: str  # "metrics" (overview + evaluation[]), "tree" (parent + children[]),
-    # "national", or "legacy" (the 2022-2025 JSP service: a JSON array of rows)
+    # "national", "legacy" (the 2022-2025 JSP service: a JSON array of rows) or
+    # "catalogue" (the procedure list: items[] + pagination, no month)
     date_range: bool = False  # addressed by fromDate/toDate instead of timeType
     http_path: str | None = None  # when not under API_PREFIX
 
@@ -64,6 +65,34 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (NATIONAL, *GROUP_ENDPOINTS
 LEGACY_PATH = "/jsp/rest.jsp"
 LEGACY = Endpoint("report_tinh_766_service", None, "legacy", http_path=LEGACY_PATH)
 
+# The procedure catalogue (thủ tục hành chính, TTHC): every procedure with its id, code,
+# name, state and departments, paged; no period.
+FORMALITIES_PATH = "/api/v1/reporting/formalities"
+FORMALITIES = Endpoint("formalities", None, "catalogue", http_path=FORMALITIES_PATH)
+CATALOGUE_PAGE_SIZE = 100  # the real portal served pageSize 10 when asked; 100 is polite
+
+# The group endpoints that answer per procedure (all but MDHL), and how each spells the
+# filter: dossier-digitized takes ``formalityID``, the others ``formalityId`` (samples).
+PROCEDURE_GROUPS = ("CKMB", "TDGQ", "CLGQ", "TTTT", "MDSH")
+FORMALITY_FIELD = {"dossier-digitized": "formalityID"}
+FORMALITY_FIELDS = ("formalityId", "formalityID")
+
+
+def formality_field(endpoint: Endpoint) -> str:
+    return FORMALITY_FIELD.get(endpoint.name, "formalityId")
+
+
+def formality_of(payload: dict) -> str | None:
+    """The procedure a request is filtered to, whichever spelling it uses; None if none."""
+    for key in FORMALITY_FIELDS:
+        if payload.get(key):
+            return str(payload[key])
+    return None
+
+
+def catalogue_payload(page: int = 1, page_size: int = CATALOGUE_PAGE_SIZE) -> dict:
+    return {"currentPage": page, "pageSize": page_size}
+
 
 def month_key(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
@@ -78,10 +107,17 @@ def legacy_payload(month: date, province_id: str | None = None) -> dict:
 
 
 def month_payload(endpoint: Endpoint, month: date, *, province_id: str | None = None,
-                  page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> dict:
-    """The JSON body the portal expects for one month of one endpoint."""
+                  page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
+                  formality_id: str | None = None) -> dict:
+    """The JSON body the portal expects for one month of one endpoint; ``formality_id``
+    filters a group endpoint to one procedure (spelled as that endpoint wants it). The
+    catalogue has no month: its body is only the page."""
     if endpoint.shape == "legacy":
         return legacy_payload(month, province_id)
+    if endpoint.shape == "catalogue":
+        return catalogue_payload(page, page_size)
+    if formality_id is not None and endpoint.group_code not in PROCEDURE_GROUPS:
+        raise ValueError(f"{endpoint.name} does not answer per procedure")
     if endpoint.date_range:
         last = calendar.monthrange(month.year, month.month)[1]
         key = month_key(month)
@@ -94,6 +130,8 @@ def month_payload(endpoint: Endpoint, month: date, *, province_id: str | None = 
         body["rootDepartmentId"] = province_id
     body["currentPage"] = page
     body["pageSize"] = page_size
+    if formality_id is not None:
+        body[formality_field(endpoint)] = formality_id
     return body
 
 
@@ -129,15 +167,23 @@ def replay_relpath(endpoint: Endpoint, payload: dict) -> str:
     if endpoint.shape == "legacy":
         root = str(payload.get("p_tinh_id") or "national")
         return f"{endpoint.name}/{month_key(payload_month(payload))}/{safe_segment(root)}.json"
-    root = payload.get("rootDepartmentId") or "national"
     page = int(payload.get("currentPage", 1))
+    if endpoint.shape == "catalogue":
+        return f"{endpoint.name}/page-{page}.json"
+    root = payload.get("rootDepartmentId") or "national"
     month = month_key(payload_month(payload))
+    formality = formality_of(payload)
+    if formality is not None:  # one procedure's answer, beside the province's own
+        return (f"{endpoint.name}/{month}/{safe_segment(root)}/formality-"
+                f"{safe_segment(formality)}/page-{page}.json")
     return f"{endpoint.name}/{month}/{safe_segment(root)}/page-{page}.json"
 
 
 def endpoint_for_path(path: str) -> Endpoint | None:
     if path == LEGACY_PATH:
         return LEGACY
+    if path.rstrip("/") == FORMALITIES_PATH:
+        return FORMALITIES
     if not path.startswith(API_PREFIX):
         return None
     return ENDPOINTS.get(path[len(API_PREFIX):].strip("/"))

@@ -229,7 +229,8 @@ def portal_answers(log: dict, file: str) -> HarContent:
         if not isinstance(status, int) or status <= 0 or status >= 400:
             out.skipped["failed request"] += 1
             continue
-        if endpoint is None:
+        if endpoint is None or endpoint.shape == "catalogue":
+            # the procedure catalogue has no period: the weekly crawl brings it, not a HAR
             out.skipped[_kind(mime, url)] += 1
             continue
         if str(request.get("method", "")).upper() != "POST":

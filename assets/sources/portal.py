@@ -101,6 +101,28 @@ class PortalTLSError(PortalError):
     """The TLS handshake failed (certificate, protocol): not an outage, not retried."""
 
 
+class PortalBudgetSpent(PortalBoundExceeded):
+    """The request budget (CHISO_PROCEDURE_BUDGET) is spent: no request was sent."""
+
+
+class RequestBudget:
+    """At most ``limit`` requests (every attempt counts, retries included): the one that
+    would pass it is not sent. Shared by every fetch it is given to."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = max(0, int(limit)), 0
+
+    @property
+    def left(self) -> int:
+        return self.limit - self.used
+
+    def spend(self, ctx: "RequestContext", what: str) -> None:
+        if self.used >= self.limit:
+            raise ctx.error(PortalBudgetSpent,
+                            f"request budget spent: {self.used} of {self.limit} requests "
+                            f"used; stopped before {what}")
+        self.used += 1
+
 
 class NoAnswer(Exception):
     """A transport got no HTTP answer (refused, reset, timed out): worth another attempt.
@@ -139,6 +161,7 @@ class PortalClient(ABC):
     description: str
     refusal_advice: str = ""  # appended to every refusal (PortalRejected) it raises
     crawl_deadline_s: float | None = None  # wall time allowed to one crawl (start_crawl)
+    budget: RequestBudget | None = None  # when set, every request attempt spends one
     _crawl_ends: float | None = None
     _crawl_started: float | None = None
 
@@ -158,6 +181,12 @@ class PortalClient(ABC):
         self._crawl_ends = (None if self.crawl_deadline_s is None
                             else self._crawl_started + self.crawl_deadline_s)
 
+    def spend_request(self, ctx: RequestContext, what: str) -> None:
+        """Before each attempt: the crawl deadline, then the request budget, if any."""
+        self.check_crawl_deadline(ctx, what)
+        if self.budget is not None:
+            self.budget.spend(ctx, what)
+
     def check_crawl_deadline(self, ctx: RequestContext, what: str) -> None:
         if self._crawl_ends is not None and time.monotonic() >= self._crawl_ends:
             spent = time.monotonic() - (self._crawl_started or 0.0)
@@ -168,8 +197,10 @@ class PortalClient(ABC):
 
     def fetch(self, endpoint: Endpoint, month: date, *, province_id: str | None = None,
               province: str = "national", on_response: OnResponse | None = None,
-              page_size: int = DEFAULT_PAGE_SIZE) -> list[FetchedPage]:
-        """Every page of one month of one endpoint, checked against the portal's own count.
+              page_size: int = DEFAULT_PAGE_SIZE,
+              formality_id: str | None = None) -> list[FetchedPage]:
+        """Every page of one month of one endpoint (filtered to one procedure when
+        ``formality_id`` is given), checked against the portal's own count.
 
         Bounded: at most ``page_cap`` pages (from page 1's declared total), and a page that
         repeats an earlier one stops the walk."""
@@ -181,7 +212,7 @@ class PortalClient(ABC):
         while True:
             self.check_crawl_deadline(ctx, f"page {page}")
             payload = month_payload(endpoint, month, province_id=province_id, page=page,
-                                    page_size=page_size)
+                                    page_size=page_size, formality_id=formality_id)
             resp = self.send(endpoint, payload, ctx, keep=on_response)
             saved = on_response(resp) if on_response else None
             raw_path = getattr(saved, "path", None)
@@ -345,14 +376,19 @@ def looks_like_rejection(body: bytes) -> bool:
 
 
 def page_rows(data: dict) -> list:
+    """The rows of one page: ``evaluation`` (units, provinces) or ``items`` (the catalogue)."""
     rows = data.get("evaluation")
+    if rows is None:
+        rows = data.get("items")
     return rows if isinstance(rows, list) else []
 
 
 def check_row_count(pages: list[FetchedPage], ctx: RequestContext) -> None:
     """Rows fetched must equal the portal's own ``pagination.total``, with no unit twice."""
     declared = (pages[-1].data.get("pagination") or {}).get("total")
-    ids = [row.get("departmentId") for p in pages for row in page_rows(p.data)]
+    key = "id" if ctx.endpoint.shape == "catalogue" else "departmentId"  # a procedure, a unit
+    ids = [row.get(key) if isinstance(row, dict) else None
+           for p in pages for row in page_rows(p.data)]
     last_path = getattr(pages[-1].saved, "path", None)
     raw_path = str(last_path) if last_path else None
     totals = [(p.data.get("pagination") or {}).get("total") for p in pages]
@@ -364,7 +400,7 @@ def check_row_count(pages: list[FetchedPage], ctx: RequestContext) -> None:
                         f"fetched {len(ids)} rows in {len(pages)} page(s) but pagination.total "
                         f"says {declared}", raw_path)
     if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        dupes = sorted({str(i) for i in ids if ids.count(i) > 1})[:5]
         raise ctx.error(PortalBadResponse,
                         f"the same unit appears on more than one row or page: {dupes}", raw_path)
 
@@ -586,7 +622,7 @@ class LivePortalClient(PortalClient):
         resets = 0
         with self._lock:
             for attempt in range(1, self.max_attempts + 1):
-                self.check_crawl_deadline(ctx, f"attempt {attempt} at {url}")
+                self.spend_request(ctx, f"attempt {attempt} at {url}")
                 self._wait_turn()
                 self._last_request = time.monotonic()
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
@@ -700,6 +736,7 @@ class ReplayPortalClient(PortalClient):
 
     def send(self, endpoint: Endpoint, payload: dict, ctx: RequestContext,
              keep: OnResponse | None = None) -> PortalResponse:
+        self.spend_request(ctx, f"reading {endpoint.name}")
         rel = replay_relpath(endpoint, payload)
         path = self.directory / rel
         if not path.is_file():
