@@ -32,8 +32,6 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from assets.domain.scoring import metric_score, tdgq_score, tttt_score
-
 from assets.sources.endpoints import (
     CATALOGUE_PAGE_SIZE,
     FORMALITIES,
@@ -43,6 +41,7 @@ from assets.sources.endpoints import (
     month_payload,
     replay_relpath,
 )
+from tools.scoring_oracle import metric_score, tdgq_score, tttt_score
 from tools.synthetic import (
     DEFAULT_SAMPLES_DIR,
     DEFAULT_SEED,
