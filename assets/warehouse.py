@@ -15,6 +15,7 @@ from assets.domain.catalogue import BANDS, GROUPS, METRICS
 from assets.domain.provinces import province_reference
 from assets.staging.legacy_parse import DAILY_SCHEMA, HISTORY_SCHEMA
 from assets.staging.parse import SCHEMAS
+from assets.staging.procedures import SCHEMAS as PROCEDURE_SCHEMAS
 
 SQL_DIR = Path(__file__).parent / "marts" / "sql"
 
@@ -24,7 +25,8 @@ _DUCK_TYPES = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
 STAGING_SCHEMAS = {**{f"staging.{t}": s for t, s in SCHEMAS.items()},
                    "staging.legacy_scores": HISTORY_SCHEMA,
                    "staging.spreadsheet_scores": HISTORY_SCHEMA,
-                   "staging.national_summary_history": DAILY_SCHEMA}
+                   "staging.national_summary_history": DAILY_SCHEMA,
+                   **{f"staging.{t}": s for t, s in PROCEDURE_SCHEMAS.items()}}
 STAGING_TABLES = tuple(STAGING_SCHEMAS)
 AUDIT_TABLES = ("audit.validation_results",)
 # Marts are written by assets/marts/build.py::rebuild_months, from its own fixed list.
@@ -56,6 +58,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f"{c} {_duck_type(t)}" for c, t in schema.items())
         con.execute("CREATE TABLE IF NOT EXISTS " + _table(table) + f" ({cols})")
     con.execute(read_sql("schema"))
+    con.execute(read_sql("procedure_schema"))
     con.execute(read_sql("comments"))
 
 

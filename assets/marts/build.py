@@ -11,6 +11,16 @@ from assets.marts.checks import (
     change_mismatches,
     describe_change_mismatches,
 )
+from assets.marts.procedure_checks import (
+    PROCEDURE_CHECK,
+    PROCEDURE_CHECK_DESCRIPTION,
+    UNIT_PROCEDURE_CHECK,
+    UNIT_PROCEDURE_CHECK_DESCRIPTION,
+    describe_procedure_mismatches,
+    describe_unit_procedure_mismatches,
+    procedure_mismatches,
+    unit_procedure_mismatches,
+)
 from assets.metadata import add_partition_metadata, table_metadata
 from assets.partitions import (
     FINAL_GAP_H,
@@ -26,6 +36,9 @@ MART = lambda *names: [dg.AssetKey(["marts", n]) for n in names]  # noqa: E731
 HISTORY_STAGING = STAGING("national_summary", "national_average", "legacy_scores",
                           "spreadsheet_scores", "national_summary_history")
 UNIT_STAGING = STAGING("unit_metrics", "unit_parameters", "unit_group_scores")
+# The staged procedure tables (staging/procedure_*) get their assets when the staging engine
+# takes the per-procedure answers as one more spec; until then the procedure marts read them
+# as written by assets/staging/procedure_load.py, and depend on what exists.
 
 # name -> (upstream assets, description); the order is the build order.
 MARTS = {
@@ -53,6 +66,17 @@ MARTS = {
         "Which unit lost the points: each unit's share of the province's loss on a metric "
         "(split by its missing count where the counts are pooled), otherwise the "
         "province-level or not-attributable amount, with the reason."),
+    "procedure_monthly": (
+        # after metric_monthly: its check compares the two
+        UNIT_STAGING + MART("metric_monthly"),
+        "Which procedures cost the points: each procedure's group scores and counts from the "
+        "portal's per-procedure answers, the points the province loses through it (its "
+        "shortfall pooled over the province's denominator), its share of the dossiers, and "
+        "a remainder row for the procedures not crawled."),
+    "unit_procedure_points_lost": (
+        UNIT_STAGING + MART("procedure_monthly"),
+        "Who, on which procedure: each unit's share of a procedure's points lost on the "
+        "pooled metrics."),
     "score_recomputation": (
         UNIT_STAGING,
         "The portal's scores recomputed from the raw counts (CKMB, TDGQ, TTTT, MDHL, MDSH) "
@@ -82,6 +106,11 @@ class MartCheckFailed(Exception):
 IN_STEP_CHECKS = {
     "score_change_explained": (CHANGE_CHECK, CHANGE_CHECK_DESCRIPTION, change_mismatches,
                                describe_change_mismatches),
+    "procedure_monthly": (PROCEDURE_CHECK, PROCEDURE_CHECK_DESCRIPTION, procedure_mismatches,
+                          describe_procedure_mismatches),
+    "unit_procedure_points_lost": (UNIT_PROCEDURE_CHECK, UNIT_PROCEDURE_CHECK_DESCRIPTION,
+                                   unit_procedure_mismatches,
+                                   describe_unit_procedure_mismatches),
 }
 
 
