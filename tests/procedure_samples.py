@@ -14,10 +14,12 @@ from pathlib import Path
 import duckdb
 from conftest import AUGUST, PHU_THO, SAMPLES
 
+from assets.marts.build import rebuild_months
 from assets.raw.store import SESSIONS, RawStore, stamp, write_atomic
 from assets.sources.endpoints import ENDPOINTS, month_key
 from assets.sources.portal import PortalResponse
 from assets.staging.parse import Rows, parse_capture
+from assets.staging.procedure_load import load_procedure_captures
 from assets.warehouse import ensure_schema, refresh_reference, replace_months
 
 PROCEDURE_ID = "019d2bfd-8e22-77ef-819f-e49460350904"
@@ -73,3 +75,14 @@ def stage_units(con: duckdb.DuckDBPyConnection, store: RawStore) -> None:
             parse_capture(capture, store.read_verified(capture), rows, AUGUST)
     frames = {f"staging.{t}": f for t, f in rows.frames().items()}
     replace_months(con, frames, [AUGUST])
+
+
+PROCEDURE_MARTS = ("metric_monthly", "procedure_monthly", "unit_procedure_points_lost")
+
+
+def build(con: duckdb.DuckDBPyConnection, store: RawStore) -> None:
+    """Stage the unit and procedure answers of the store, then build the procedure marts."""
+    stage_units(con, store)
+    load_procedure_captures(con, store, [AUGUST])
+    for name in PROCEDURE_MARTS:
+        rebuild_months(con, name, [AUGUST])

@@ -7,21 +7,10 @@ import json
 import duckdb
 import pytest
 from conftest import AUGUST, SAMPLES
-from procedure_samples import PROCEDURE_CODE, keep_samples, stage_units
+from procedure_samples import PROCEDURE_CODE, build, keep_samples
 
 from assets.marts.build import MartCheckFailed, rebuild_months
 from assets.marts.procedure_checks import procedure_mismatches, unit_procedure_mismatches
-from assets.raw.store import RawStore
-from assets.staging.procedure_load import load_procedure_captures
-
-MARTS = ("metric_monthly", "procedure_monthly", "unit_procedure_points_lost")
-
-
-def build(con: duckdb.DuckDBPyConnection, store: RawStore) -> None:
-    stage_units(con, store)
-    load_procedure_captures(con, store, [AUGUST])
-    for name in MARTS:
-        rebuild_months(con, name, [AUGUST])
 
 
 @pytest.fixture(scope="module")
