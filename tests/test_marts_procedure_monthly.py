@@ -3,6 +3,7 @@ portal's real answers, split over the province's denominator and over its units.
 
 import hashlib
 import json
+import re
 
 import duckdb
 import pytest
@@ -182,3 +183,14 @@ def test_a_province_loss_its_counts_do_not_explain_stops_the_build_and_keeps_the
         after = con.execute("SELECT count(*), sum(points_lost) FROM marts.procedure_monthly"
                             ).fetchone()
     assert after == before
+
+
+def test_the_analyst_guides_procedure_queries_run_and_answer(con):
+    from assets.marts.dictionary import GUIDE  # noqa: PLC0415
+
+    queries = re.findall(r"```sql procedures\n(.*?)```", GUIDE.read_text("utf-8"), re.DOTALL)
+    assert len(queries) == 3
+    top = con.execute(queries[0]).fetchall()
+    assert top[0][0] == PROCEDURE_CODE and top[0][2] == pytest.approx(3.64, abs=0.005)
+    for query in queries[1:]:
+        assert con.execute(query).fetchall(), query
