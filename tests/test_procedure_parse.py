@@ -69,7 +69,8 @@ def _tampered(endpoint: str, edit) -> bytes:
      "evaluation", "numerator"),
     ("transparency", lambda d: d["evaluation"][4].pop("departmentId"),
      "evaluation", "departmentId"),
-    ("provide-online-tree", lambda d: d["parent"].pop("totalScore"), "parent", "totalScore"),
+    ("provide-online-tree", lambda d: d["parent"].pop("totalScore"), "parent",
+     "totalScore | score"),
 ])
 def test_a_wrong_value_names_file_period_unit_and_field(endpoint, edit, unit, field):
     body = _tampered(endpoint, edit)

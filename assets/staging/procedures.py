@@ -101,14 +101,17 @@ class _TreeData(msgspec.Struct):
     children: list[_TreeRow]
 
 
-class _Envelope(msgspec.Struct):
-    data: msgspec.Raw
+class _MetricsEnvelope(msgspec.Struct):
+    data: _MetricsData
 
 
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_DECODERS = {"metrics": msgspec.json.Decoder(_MetricsData),
-             "tree": msgspec.json.Decoder(_TreeData)}
-_PATH = re.compile(r"^\$\.(evaluation|children|overview|parent)(?:\[(\d+)\])?(.*)$")
+class _TreeEnvelope(msgspec.Struct):
+    data: _TreeData
+
+
+_DECODERS = {"metrics": msgspec.json.Decoder(_MetricsEnvelope),
+             "tree": msgspec.json.Decoder(_TreeEnvelope)}
+_PATH = re.compile(r"^\$\.data\.(evaluation|children|overview|parent)(?:\[(\d+)\])?(.*)$")
 _SEGMENT = re.compile(r"\.([A-Za-z_]\w*)")
 
 
@@ -161,28 +164,14 @@ class _Where:
 
 # --------------------------------------------------------------------------- the parser
 
-def _empty_columns(table: str) -> dict[str, list]:
-    return {c: [] for c in SCHEMAS[table]}
+def _bad_text(values: list) -> int | None:
+    """Index of the first value that is neither text nor null."""
+    return next((i for i, v in enumerate(values) if v is not None and type(v) is not str), None)
 
 
-def _text(value, where: _Where, unit: str, key: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise where.fail(unit, key, f"expected text, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _number(row: dict, key: str, where: _Where, unit: str, required: bool) -> float | None:
-    if key not in row or row[key] is None:
-        if required:
-            raise where.fail(unit, key, "field missing or null")
-        return None
-    value = row[key]
-    if not isinstance(value, float):  # msgspec gives every JSON number as a float
-        raise where.fail(unit, key, f"expected a JSON number, got {type(value).__name__} "
-                                    f"{value!r}")
-    return value
+def _bad_number(values: list) -> int | None:
+    return next((i for i, v in enumerate(values) if v is not None and type(v) is not float),
+                None)
 
 
 def parse_procedure_capture(capture: dict, body: bytes, month: date) -> dict[str, pl.DataFrame]:
@@ -196,7 +185,7 @@ def parse_procedure_capture(capture: dict, body: bytes, month: date) -> dict[str
     procedure_id = capture.get("formality_id")
     if not isinstance(procedure_id, str) or not procedure_id:
         raise where.fail("(capture)", "formality_id", "capture has no procedure id")
-    base = {
+    constants = {
         "month": month, "province_id": capture.get("province_id"),
         "province_code": capture.get("province_code"),
         "captured_at": datetime.fromisoformat(capture["captured_at"]),
@@ -207,88 +196,111 @@ def parse_procedure_capture(capture: dict, body: bytes, month: date) -> dict[str
         "group_code": endpoint.group_code,
     }
     try:
-        data = _ENVELOPE.decode(body).data
-        typed = _DECODERS[endpoint.shape].decode(data)
+        data = _DECODERS[endpoint.shape].decode(body).data
     except msgspec.MsgspecError as err:
         raise where.from_msgspec(err) from None
     if endpoint.shape == "metrics":
-        units = [(typed.overview, True)] + [(u, False) for u in typed.evaluation]
-        return _metrics_frames(units, base, where, first_page=capture.get("page", 1) == 1)
-    return _tree_frames(typed, base, where)
+        return _metrics_frames(data, constants, where, first_page=capture.get("page", 1) == 1)
+    return _tree_frames(data, constants, where)
 
 
-def _unit(uid: str, name, code, utype, level, is_province: bool) -> dict:
-    return {"unit_id": uid, "unit_name": name or None, "unit_code": code or None,
-            "unit_type": utype or None, "unit_level": level or None,
-            "is_province": is_province}
-
-
-def _metrics_frames(units, base: dict, where: _Where, first_page: bool) -> dict:
-    scores, metrics = _empty_columns("procedure_group_scores"), \
-        _empty_columns("procedure_unit_metrics")
-    for u, is_province in units:
-        if is_province and not first_page:
-            continue  # a later page repeats the overview
+def _metrics_frames(data: _MetricsData, constants: dict, where: _Where,
+                    first_page: bool) -> dict[str, pl.DataFrame]:
+    units = ([data.overview] if first_page else []) + data.evaluation  # pages repeat it
+    for u in units:
         if not u.departmentId:
             raise where.fail(f"{u.departmentName} (no id)", "departmentId", "empty id")
-        ident = _unit(u.departmentId, u.departmentName, u.departmentCode, u.departmentType,
-                      u.departmentLevel or u.level, is_province)
-        row = {**base, **ident, "score": u.totalScore, "max_score": u.totalMaxScore,
-               "ratio": u.ratio, "score_delta": u.scoreDelta}
-        for c in scores:
-            scores[c].append(row[c])
         for m in u.metrics:
             if not m.code:
                 raise where.fail(f"{u.departmentName} ({u.departmentId})", "code",
                                  "metric without a code")
-            mrow = {**base, **ident, "metric_code": m.code, "metric_name": m.name,
-                    "numerator": m.numerator, "denominator": m.denominator, "ratio": m.ratio,
-                    "score": m.score, "max_score": m.maxScore,
-                    "data_quality_status": m.dataQualityStatus or None,
-                    "data_quality_message": m.dataQualityMessage or None}
-            for c in metrics:
-                metrics[c].append(mrow[c])
-    return {"procedure_group_scores": _frame("procedure_group_scores", scores),
-            "procedure_unit_metrics": _frame("procedure_unit_metrics", metrics)}
+    unit_cols = {
+        "unit_id": [u.departmentId for u in units],
+        "unit_name": [u.departmentName or None for u in units],
+        "unit_code": [u.departmentCode or None for u in units],
+        "unit_type": [u.departmentType or None for u in units],
+        "unit_level": [u.departmentLevel or u.level or None for u in units],
+        "is_province": [first_page and i == 0 for i in range(len(units))],
+    }
+    owner = [i for i, u in enumerate(units) for _ in u.metrics]
+    metrics = [m for u in units for m in u.metrics]
+    scores = _frame("procedure_group_scores", constants, {
+        **unit_cols, "score": [u.totalScore for u in units],
+        "max_score": [u.totalMaxScore for u in units],
+        "ratio": [u.ratio for u in units], "score_delta": [u.scoreDelta for u in units]})
+    metric_frame = _frame("procedure_unit_metrics", constants, {
+        **{c: [v[i] for i in owner] for c, v in unit_cols.items()},
+        "metric_code": [m.code for m in metrics], "metric_name": [m.name for m in metrics],
+        "numerator": [m.numerator for m in metrics],
+        "denominator": [m.denominator for m in metrics],
+        "ratio": [m.ratio for m in metrics], "score": [m.score for m in metrics],
+        "max_score": [m.maxScore for m in metrics],
+        "data_quality_status": [m.dataQualityStatus or None for m in metrics],
+        "data_quality_message": [m.dataQualityMessage or None for m in metrics]})
+    return {"procedure_group_scores": scores, "procedure_unit_metrics": metric_frame}
 
 
-def _tree_frames(typed: _TreeData, base: dict, where: _Where) -> dict:
-    scores, params = _empty_columns("procedure_group_scores"), \
-        _empty_columns("procedure_unit_parameters")
-    for row, is_province in [(typed.parent, True)] + [(c, False) for c in typed.children]:
-        uid = row.get("departmentId")
-        label = f"{row.get('departmentName')} ({uid})"
-        if not isinstance(uid, str) or not uid:
-            raise where.fail(label, "departmentId", "field missing or empty")
-        texts = {k: _text(row.get(k), where, label, k) for k in _TREE_IDENTITY}
-        ident = _unit(uid, texts["departmentName"], texts["departmentCode"],
-                      texts["departmentType"], texts["departmentLevel"] or texts["level"],
-                      is_province)
-        # children say score/maxScore, the parent totalScore/totalMaxScore
-        score_key = "score" if "score" in row and "totalScore" not in row else "totalScore"
-        max_key = "maxScore" if "maxScore" in row and "totalMaxScore" not in row \
-            else "totalMaxScore"
-        srow = {**base, **ident,
-                "score": _number(row, score_key, where, label, required=True),
-                "max_score": _number(row, max_key, where, label, required=True),
-                "ratio": _number(row, "ratio", where, label, required=False),
-                "score_delta": _number(row, "scoreDelta", where, label, required=False)}
-        for c in scores:
-            scores[c].append(srow[c])
-        for key in row:
-            if key in _TREE_IDENTITY or key in _TREE_SCORE:
-                continue
-            prow = {**base, **ident, "parameter": key,
-                    "value": _number(row, key, where, label, required=False)}
-            for c in params:
-                params[c].append(prow[c])
-    return {"procedure_group_scores": _frame("procedure_group_scores", scores),
-            "procedure_unit_parameters": _frame("procedure_unit_parameters", params)}
+def _tree_frames(data: _TreeData, constants: dict, where: _Where) -> dict[str, pl.DataFrame]:
+    rows = [data.parent, *data.children]
+
+    def label(i: int) -> str:
+        return f"{rows[i].get('departmentName')} ({rows[i].get('departmentId')})"
+
+    def column(key: str, kind: str, required: bool = False, fallback: str | None = None):
+        values = [r.get(key, r.get(fallback)) if fallback and key not in r else r.get(key)
+                  for r in rows]
+        bad = (_bad_text if kind == "text" else _bad_number)(values)
+        if bad is not None:
+            what = "text" if kind == "text" else "a JSON number"
+            raise where.fail(label(bad), key, f"expected {what}, got "
+                                              f"{type(values[bad]).__name__} {values[bad]!r}")
+        if required and (None in values or (kind == "text" and "" in values)):
+            i = next(i for i, v in enumerate(values) if v is None or v == "")
+            missing = key if key in rows[i] or not fallback else f"{key} | {fallback}"
+            raise where.fail(label(i), missing, "field missing or empty")
+        return [v or None for v in values] if kind == "text" else values
+
+    ids = column("departmentId", "text", required=True)
+    level = column("departmentLevel", "text")
+    short = column("level", "text")
+    unit_cols = {
+        "unit_id": ids, "unit_name": column("departmentName", "text"),
+        "unit_code": column("departmentCode", "text"),
+        "unit_type": column("departmentType", "text"),
+        "unit_level": [a or b for a, b in zip(level, short, strict=True)],
+        "is_province": [i == 0 for i in range(len(rows))],
+    }
+    # the parent says totalScore/totalMaxScore, the children score/maxScore
+    scores = _frame("procedure_group_scores", constants, {
+        **unit_cols,
+        "score": column("totalScore", "number", required=True, fallback="score"),
+        "max_score": column("totalMaxScore", "number", required=True, fallback="maxScore"),
+        "ratio": column("ratio", "number"), "score_delta": column("scoreDelta", "number")})
+    owner, names, values = [], [], []
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            if key not in _TREE_IDENTITY and key not in _TREE_SCORE:
+                owner.append(i)
+                names.append(key)
+                values.append(value)
+    bad = _bad_number(values)
+    if bad is not None:
+        raise where.fail(label(owner[bad]), names[bad],
+                         f"expected a JSON number, got {type(values[bad]).__name__} "
+                         f"{values[bad]!r}")
+    params = _frame("procedure_unit_parameters", constants, {
+        **{c: [v[i] for i in owner] for c, v in unit_cols.items()},
+        "parameter": names, "value": values})
+    return {"procedure_group_scores": scores, "procedure_unit_parameters": params}
 
 
-def _frame(table: str, columns: dict[str, list]) -> pl.DataFrame:
-    return pl.DataFrame({c: pl.Series(c, v, dtype=SCHEMAS[table][c])
-                         for c, v in columns.items()})
+def _frame(table: str, constants: dict, columns: dict[str, list]) -> pl.DataFrame:
+    """The varying columns as given, the capture's constants repeated, in schema order."""
+    schema = SCHEMAS[table]
+    varying = pl.DataFrame({c: pl.Series(c, v, dtype=schema[c]) for c, v in columns.items()})
+    return varying.with_columns(pl.lit(constants[c], dtype=t).alias(c)
+                                for c, t in schema.items() if c not in columns
+                                ).select(list(schema))
 
 
 def empty_frames() -> dict[str, pl.DataFrame]:
