@@ -124,9 +124,10 @@ def test_the_unit_split_sums_to_the_procedures_loss(con):
     assert missing == 44583 - 42318 and top > 0
 
 
-def _rest_of_the_province() -> bytes:
+def _rest_of_the_province(extra: int = 0) -> bytes:
     """A TDGQ answer for 'every other procedure': the province's counts minus 2.000815's,
-    unit by unit, so that the two procedures cover all the province's dossiers."""
+    unit by unit, so that the two procedures cover all the province's dossiers (``extra``
+    more on-time dossiers received, as if answered later in the day)."""
     every = json.loads((SAMPLES / "dvc-progress-tree" / "month-all.json").read_bytes())
     one_ = json.loads((SAMPLES / "dvc-progress-tree" / "month-formality.json").read_bytes())
     theirs = {c["departmentId"]: c for c in one_["data"]["children"]}
@@ -134,17 +135,19 @@ def _rest_of_the_province() -> bytes:
             (c, theirs[c["departmentId"]]) for c in every["data"]["children"]]:
         for key in ("totalReceived", "totalOnTime"):
             row[key] -= sub[key]
+    every["data"]["parent"]["totalReceived"] += extra
+    every["data"]["parent"]["totalOnTime"] += extra
     return json.dumps(every, ensure_ascii=False).encode()
 
 
-def test_with_every_procedure_crawled_the_procedures_alone_make_the_provinces_loss(
-        tmp_path):
+def _with_the_rest(tmp_path, extra: int = 0) -> duckdb.DuckDBPyConnection:
+    """The samples plus a second crawl that brings the rest of the dossiers as one more
+    procedure; the warehouse built from both."""
     store = keep_samples(tmp_path / "raw")
-    # a second crawl of the month brings the rest of the dossiers as one more procedure
     session = json.loads(next((store.root / "_sessions").rglob("*.json")).read_text())
     tree = next(c for c in session["captures"]
                 if c.get("formality_id") and c["endpoint"] == "dvc-progress-tree")
-    body = _rest_of_the_province()
+    body = _rest_of_the_province(extra)
     path = store.root / "dvc-progress-tree" / "rest.json"
     path.write_bytes(body)
     other = {**tree, "formality_id": "rest-of-the-province", "formality_code": "X",
@@ -152,8 +155,14 @@ def test_with_every_procedure_crawled_the_procedures_alone_make_the_provinces_lo
              "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
     session["captures"].append(other)
     (store.root / "_sessions" / "2026-08" / "z-second.json").write_text(json.dumps(session))
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        build(con, store)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    build(con, store)
+    return con
+
+
+def test_with_every_procedure_crawled_the_procedures_alone_make_the_provinces_loss(
+        tmp_path):
+    with _with_the_rest(tmp_path) as con:
         rows = dict(((m, (lost, p)) for m, lost, p in con.execute("""
             SELECT method, points_lost, province_points_lost FROM marts.procedure_monthly
             WHERE metric_code = 'DOSSIER_ON_TIME'
@@ -166,6 +175,18 @@ def test_with_every_procedure_crawled_the_procedures_alone_make_the_provinces_lo
     assert coverage == pytest.approx(1.0)
     assert rows["remainder"][0] == pytest.approx(0, abs=1e-9)
     assert total == pytest.approx(20 - 15.68, abs=0.02)
+
+
+def test_procedures_holding_more_than_the_province_are_not_split(tmp_path):
+    # answered later in the day: 500 more dossiers than the province had when it answered
+    with _with_the_rest(tmp_path, extra=500) as con:
+        rows = con.execute("""
+            SELECT procedure_code, method, points_lost, note FROM marts.procedure_monthly
+            WHERE metric_code = 'DOSSIER_ON_TIME' ORDER BY 1""").fetchall()
+        assert procedure_mismatches(con, [AUGUST]) == []
+    assert [(r[0], r[1], r[2]) for r in rows] == [(PROCEDURE_CODE, "not_attributable", None),
+                                                  ("X", "not_attributable", None)]
+    assert "add up to more than the province's" in rows[0][3]
 
 
 def test_a_province_loss_its_counts_do_not_explain_stops_the_build_and_keeps_the_rows(

@@ -17,7 +17,8 @@
 --                     repeats the province's own counts (not filtered by procedure);
 --   not_attributable  the metric counts procedures, not dossiers; its formula is unknown
 --                     (CLGQ) or not exposed; the answer has no counts, or counts that
---                     exceed the province's;
+--                     exceed the province's, alone or together with the other procedures
+--                     crawled (answers captured at different times of an open month);
 --   not_in_answer     the portal's per-procedure answer lacks the metric (dossier-digitized
 --                     has no CITIZEN_DATA_CONNECTED_FORMALITY: its maximum becomes 20).
 WITH counts_procedures (metric_code) AS (
@@ -86,8 +87,23 @@ WITH counts_procedures (metric_code) AS (
                ELSE 'pooled'
            END AS method
     FROM metric_rows
-), procedure_metrics AS (
+), summed AS (
     SELECT *,
+           sum(CASE WHEN method = 'pooled' THEN numerator END) OVER w AS s_num,
+           sum(CASE WHEN method = 'pooled' THEN denominator END) OVER w AS s_den
+    FROM classified
+    WINDOW w AS (PARTITION BY month, province_id, metric_code)
+), consistent AS (
+    -- procedures are parts of the province: if the crawled ones together hold more than
+    -- the province (answers captured hours apart in an open month), none is split
+    SELECT * REPLACE (
+               CASE WHEN method = 'pooled' AND (s_den > p_den OR s_num > p_num
+                                                OR p_num - s_num > p_den - s_den)
+                    THEN 'overlapping' ELSE method END AS method)
+    FROM summed
+), procedure_metrics AS (
+    SELECT * REPLACE (CASE WHEN method = 'overlapping' THEN 'not_attributable'
+                           ELSE method END AS method),
            bar_pct / 100 * denominator - numerator AS missing_count,
            CASE WHEN method <> 'pooled' THEN NULL
                 WHEN p_lost <= 0.005 THEN 0
@@ -111,12 +127,16 @@ WITH counts_procedures (metric_code) AS (
                WHEN method = 'province_level'
                    THEN 'the per-procedure answer repeats the province''s own counts (the '
                         'portal does not filter this metric by procedure)'
+               WHEN method = 'overlapping'
+                   THEN format('the crawled procedures'' counts add up to more than the '
+                               'province''s ({} of {} vs {} of {}): answers captured at '
+                               'different times?', s_num, s_den, p_num, p_den)
                WHEN method = 'not_attributable'
                    THEN format('the procedure''s counts exceed the province''s ({} of {} vs '
                                '{} of {}): captured at different times?',
                                numerator, denominator, p_num, p_den)
            END AS note
-    FROM classified
+    FROM consistent
 ), remainder AS (
     -- what the procedures not crawled (or not attributed) hold of a pooled metric
     SELECT month, province_id, any_value(province_code) AS province_code, group_code,
