@@ -87,6 +87,17 @@ def test_a_wrong_value_names_file_period_unit_and_field(endpoint, edit, unit, fi
     assert PROCEDURE_ID in str(err)
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    (b"<html>Bao tri he thong</html>", "(body)"),
+    (b'{"code": "OK", "data": null, "message": null}', "data"),
+])
+def test_an_answer_that_is_not_data_is_refused(body, field):
+    with pytest.raises(StagingError) as raised:
+        parse_procedure_capture(capture("dossier-digitized", "dd/x.json"), body, AUGUST)
+    assert (raised.value.file, raised.value.unit, raised.value.field_name) == (
+        "dd/x.json", "(response)", field)
+
+
 def test_a_capture_without_its_procedure_id_is_refused():
     with pytest.raises(StagingError, match="formality_id"):
         parse_procedure_capture({**capture("dvc-progress-tree"), "formality_id": None},

@@ -127,13 +127,14 @@ class _Where:
                             f"procedure {self.procedure}: {detail}")
 
     def from_msgspec(self, err: msgspec.MsgspecError) -> StagingError:
-        """msgspec says ``... - at `$.evaluation[3].metrics[1].score```: name the unit (its
-        id and name, read back from the body) and the field."""
+        """msgspec says ``... - at `$.data.evaluation[3].metrics[1].score```: name the unit
+        (its id and name, read back from the body) and the field."""
         text = str(err)
         detail, _, path = text.partition(" - at ")
         found = _PATH.match(path.strip("`"))
-        if not found:
-            return self.fail("(response)", path.strip("`") or "(body)", detail)
+        if not found:  # not JSON, or the envelope itself (``data`` missing or null)
+            segments = _SEGMENT.findall(path)
+            return self.fail("(response)", segments[-1] if segments else "(body)", detail)
         key, index, rest = found.group(1), found.group(2), found.group(3)
         row = self._row(key, None if index is None else int(index))
         unit = (f"{row.get('departmentName')} ({row.get('departmentId')})"
@@ -301,7 +302,3 @@ def _frame(table: str, constants: dict, columns: dict[str, list]) -> pl.DataFram
     return varying.with_columns(pl.lit(constants[c], dtype=t).alias(c)
                                 for c, t in schema.items() if c not in columns
                                 ).select(list(schema))
-
-
-def empty_frames() -> dict[str, pl.DataFrame]:
-    return {t: pl.DataFrame(schema=s) for t, s in SCHEMAS.items()}
