@@ -74,7 +74,7 @@ MARTS = {
         "shortfall pooled over the province's denominator), its share of the dossiers, and "
         "a remainder row for the procedures not crawled."),
     "unit_procedure_points_lost": (
-        UNIT_STAGING + MART("procedure_monthly"),
+        STAGING("unit_group_scores") + MART("procedure_monthly"),
         "Who, on which procedure: each unit's share of a procedure's points lost on the "
         "pooled metrics."),
     "score_recomputation": (
