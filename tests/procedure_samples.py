@@ -15,8 +15,9 @@ import duckdb
 from conftest import AUGUST, PHU_THO, SAMPLES
 
 from assets.marts.build import rebuild_months
+from assets.months import month_key
 from assets.raw.store import SESSIONS, RawStore, stamp, write_atomic
-from assets.sources.endpoints import ENDPOINTS, month_key
+from assets.sources.endpoints import ENDPOINTS
 from assets.sources.portal import PortalResponse
 from assets.staging.parse import Rows, parse_capture
 from assets.staging.procedure_load import load_procedure_captures
@@ -31,10 +32,14 @@ def _month_captures() -> list[dict]:
     return [c for c in manifest["captures"] if c["period"] == "month"]
 
 
-def keep_samples(root: Path, procedure_files: dict[str, bytes] | None = None) -> RawStore:
+def keep_samples(root: Path, procedure_files: dict[str, bytes] | None = None,
+                 procedure_crawl: bool = False) -> RawStore:
     """Every month capture of the samples kept in a raw store under ``root``, in one
     complete session; ``procedure_files`` replaces the bytes of a per-procedure answer
-    (endpoint name -> body), for tests of bad input."""
+    (endpoint name -> body), for tests of bad input. ``procedure_crawl``: the per-procedure
+    answers in their own manifest as the procedure crawl keeps them
+    (``_procedure_sessions/``, the procedure's code in its ``procedures`` list, not on the
+    captures)."""
     manifest = json.loads((SAMPLES / "manifest.json").read_text("utf-8"))
     formality = manifest["formality"]
     store = RawStore(root)
@@ -53,15 +58,27 @@ def keep_samples(root: Path, procedure_files: dict[str, bytes] | None = None) ->
         capture = asdict(store.save(resp, month=AUGUST, province_code="H44",
                                     province_id=PHU_THO))
         if scoped:
-            capture.update(formality_id=formality["id"], formality_code=formality["code"],
-                           formality_name=formality["name"])
+            capture["formality_id"] = formality["id"]
+            if not procedure_crawl:
+                capture.update(formality_code=formality["code"],
+                               formality_name=formality["name"])
         kept.append(capture)
+    if procedure_crawl:
+        crawl = [c for c in kept if c.get("formality_id")]
+        kept = [c for c in kept if not c.get("formality_id")]
+        _manifest(root / "_procedure_sessions", started, crawl, procedures=[
+            {"province": "H44", "procedure_id": formality["id"], "code": formality["code"],
+             "reason": "dossiers", "complete": True}])
+    _manifest(root / SESSIONS, started, kept)
+    return store
+
+
+def _manifest(folder: Path, started: datetime, captures: list[dict], **extra) -> None:
     session = {"month": month_key(AUGUST), "status": "complete", "error": None,
                "source": "samples", "started_at": started.isoformat(),
-               "finished_at": started.isoformat(), "captures": kept}
-    write_atomic(root / SESSIONS / month_key(AUGUST) / f"{stamp(started)}.json",
+               "finished_at": started.isoformat(), "captures": captures, **extra}
+    write_atomic(folder / month_key(AUGUST) / f"{stamp(started)}.json",
                  json.dumps(session, ensure_ascii=False).encode())
-    return store
 
 
 def stage_units(con: duckdb.DuckDBPyConnection, store: RawStore) -> None:
@@ -69,6 +86,7 @@ def stage_units(con: duckdb.DuckDBPyConnection, store: RawStore) -> None:
     ensure_schema(con)
     refresh_reference(con)
     session = json.loads(next((store.root / SESSIONS).rglob("*.json")).read_text("utf-8"))
+    # the province's answers for all units (a procedure crawl keeps its own manifest)
     rows = Rows()
     for capture in session["captures"]:
         if not capture.get("formality_id"):

@@ -119,3 +119,19 @@ def test_a_bad_answer_writes_nothing_and_keeps_the_previous_rows(tmp_path):
         kept = con.execute("SELECT count(*), count(DISTINCT raw_sha256) "
                            "FROM staging.procedure_group_scores").fetchone()
     assert kept == (5 * 164, 5)
+
+
+def test_the_procedure_crawls_manifests_are_read_and_the_catalogue_names_the_procedure(
+        tmp_path):
+    store = keep_samples(tmp_path / "raw", procedure_crawl=True)
+    named = "SELECT DISTINCT procedure_code, procedure_name FROM staging.procedure_group_scores"
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        load_procedure_captures(con, store, [AUGUST])
+        assert con.execute(named).fetchall() == [("2.000815", None)]  # the crawl's manifest
+        # ref.procedures as the weekly catalogue leaves it (its own asset creates it)
+        con.execute("CREATE TABLE ref.procedures AS SELECT ? AS procedure_id, "
+                    "'2.000815' AS code, 'Chứng thực bản sao từ bản chính' AS name",
+                    [PROCEDURE_ID])
+        counts = load_procedure_captures(con, store, [AUGUST])
+        assert counts["staging.procedure_group_scores"] == 5 * 164
+        assert con.execute(named).fetchall() == [("2.000815", "Chứng thực bản sao từ bản chính")]
