@@ -17,6 +17,7 @@ REFERENCE_KEY = dg.AssetKey(["ref", "reference_tables"])
 HISTORY_STAGING = _keys("staging", "national_summary", "national_average", "legacy_scores",
                         "spreadsheet_scores", "national_summary_history")
 UNIT_STAGING = _keys("staging", "unit_metrics", "unit_parameters", "unit_group_scores")
+PROCEDURE_STAGING: list[dg.AssetKey] = []  # the staged procedure tables: see the engine spec
 
 # name -> (upstream assets, description); the order is the build order. Every mart also
 # depends on the reference tables (REFERENCE_KEY).
@@ -45,6 +46,18 @@ MARTS: dict[str, tuple[list[dg.AssetKey], str]] = {
         "Which unit lost the points: each unit's share of the province's loss on a metric "
         "(split by its missing count where the counts are pooled), otherwise the "
         "province-level or not-attributable amount, with the reason."),
+    "procedure_monthly": (
+        # after metric_monthly: its procedures share the province's loss on each metric
+        PROCEDURE_STAGING + _keys("marts", "metric_monthly"),
+        "Which procedures cost the points: each procedure's group scores and counts from the "
+        "portal's per-procedure answers, the points the province loses through it (its "
+        "shortfall pooled over the province's denominator), its share of the dossiers, and "
+        "a remainder row for the procedures not crawled."),
+    "unit_procedure_points_lost": (
+        PROCEDURE_STAGING + _keys("staging", "unit_group_scores")
+        + _keys("marts", "procedure_monthly"),
+        "Who, on which procedure: each unit's share of a procedure's points lost on the "
+        "pooled metrics."),
     "score_recomputation": (
         UNIT_STAGING,
         "The portal's scores recomputed from the raw counts (CKMB, TDGQ, TTTT, MDHL, MDSH) "

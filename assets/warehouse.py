@@ -17,6 +17,7 @@ from assets.domain.catalogue import BANDS, GROUPS, METRICS
 from assets.domain.provinces import province_reference
 from assets.staging.legacy_parse import DAILY_SCHEMA, HISTORY_SCHEMA
 from assets.staging.parse import SCHEMAS
+from assets.staging.procedures import SCHEMAS as PROCEDURE_SCHEMAS
 
 SQL_DIR = Path(__file__).parent / "marts" / "sql"
 
@@ -26,7 +27,8 @@ _DUCK_TYPES = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
 STAGING_SCHEMAS = {**{f"staging.{t}": s for t, s in SCHEMAS.items()},
                    "staging.legacy_scores": HISTORY_SCHEMA,
                    "staging.spreadsheet_scores": HISTORY_SCHEMA,
-                   "staging.national_summary_history": DAILY_SCHEMA}
+                   "staging.national_summary_history": DAILY_SCHEMA,
+                   **{f"staging.{t}": s for t, s in PROCEDURE_SCHEMAS.items()}}
 STAGING_TABLES = tuple(STAGING_SCHEMAS)
 AUDIT_TABLES = ("audit.validation_results",)
 # Marts are written by assets/marts/build.py::rebuild_months, from its own fixed list.
@@ -56,7 +58,8 @@ def read_sql(name: str) -> str:
 # sql/macros/. docs/operations.md, "Changing the warehouse schema", says how to add one.
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 MACROS = ("rule_score",)
-VIEWS = ("unit_metric_counts", "province_month_scores")  # created in this order
+VIEWS = ("unit_metric_counts", "province_month_scores",  # created in this order
+         "procedure_metric_counts")
 
 
 class MigrationError(RuntimeError):

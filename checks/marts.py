@@ -197,6 +197,66 @@ GAINS_WITHIN_LOSS = MartCheck(
                f"median {r[6]}"),
     params={"tol": GAIN_TOLERANCE})
 
+PROCEDURE_SHARES = MartCheck(
+    "procedure_monthly", "procedure_shares_add_up",
+    "In marts.procedure_monthly, every metric split by procedure has one remainder row, and "
+    "the procedures' rows plus the remainder add up to the province's points lost on it "
+    f"(within {SHARES_TOLERANCE}): with every procedure crawled, the procedures alone make "
+    "the province's loss. On a linear metric the procedures' rows never add up to more than "
+    "the province's loss.",
+    """
+    WITH parts AS (
+        SELECT month, province_id, any_value(province_code) AS province_code, metric_code,
+               sum(points_lost) FILTER (WHERE method = 'pooled') AS procedures,
+               sum(points_lost) FILTER (WHERE method = 'remainder') AS remainder,
+               count(*) FILTER (WHERE method = 'remainder') AS remainder_rows,
+               any_value(province_points_lost) AS province_lost,
+               any_value(bar_pct) AS bar_pct
+        FROM marts.procedure_monthly
+        WHERE level = 'metric' AND method IN ('pooled', 'remainder')
+          AND list_contains($months, month)
+        GROUP BY month, province_id, metric_code
+    )
+    SELECT month, province_code, metric_code, procedures, remainder, remainder_rows,
+           province_lost, bar_pct
+    FROM parts
+    WHERE remainder_rows <> 1 OR procedures IS NULL OR province_lost IS NULL
+       OR abs(procedures + remainder - province_lost) > $tol
+       OR (bar_pct = 100 AND procedures > province_lost + $tol)
+    ORDER BY 1, 2, 3
+    """,
+    lambda r: (f"{r[0]:%Y-%m} {r[1]} {r[2]}: procedures "
+               f"{'none' if r[3] is None else f'{r[3]:.4f}'} + remainder "
+               f"{'missing' if r[4] is None else f'{r[4]:.4f}'} ({r[5]} remainder rows) vs "
+               f"the province's loss {'missing' if r[6] is None else f'{r[6]:.4f}'}"),
+    params={"tol": SHARES_TOLERANCE})
+
+UNIT_PROCEDURE_SHARES = MartCheck(
+    "unit_procedure_points_lost", "unit_procedure_shares_add_up",
+    "In marts.unit_procedure_points_lost, the rows of each procedure and metric (its units, "
+    "and the procedure's items no unit holds) add up to the procedure's points lost in "
+    f"marts.procedure_monthly (within {SHARES_TOLERANCE}).",
+    """
+    WITH units AS (
+        SELECT month, province_id, procedure_id, metric_code, sum(points_lost) AS shares
+        FROM marts.unit_procedure_points_lost
+        WHERE list_contains($months, month)
+        GROUP BY ALL
+    )
+    SELECT p.month, p.province_code, p.procedure_code, p.metric_code, u.shares,
+           p.points_lost
+    FROM marts.procedure_monthly p
+    FULL JOIN units u USING (month, province_id, procedure_id, metric_code)
+    WHERE list_contains($months, coalesce(p.month, u.month))
+      AND (p.level = 'metric' AND p.method = 'pooled' OR p.month IS NULL)
+      AND (u.shares IS NULL OR p.points_lost IS NULL OR abs(u.shares - p.points_lost) > $tol)
+    ORDER BY 1, 2, 3, 4
+    """,
+    lambda r: (f"{r[0]:%Y-%m} {r[1]} {r[2]} {r[3]}: units "
+               f"{'no rows' if r[4] is None else f'{r[4]:.4f}'} vs procedure "
+               f"{'no pooled row' if r[5] is None else f'{r[5]:.4f}'}"),
+    params={"tol": SHARES_TOLERANCE})
+
 # mart -> its checks, run in this order after the rebuild's insert, before the commit
 MART_CHECKS: dict[str, tuple[MartCheck, ...]] = {
     "province_monthly": (
@@ -215,6 +275,8 @@ MART_CHECKS: dict[str, tuple[MartCheck, ...]] = {
         _one_row_per("metric_monthly", "month, province_id, metric_code",
                      "province and metric"),),
     "unit_points_lost": (UNIT_SHARES,),
+    "procedure_monthly": (PROCEDURE_SHARES,),
+    "unit_procedure_points_lost": (UNIT_PROCEDURE_SHARES,),
     "score_recomputation": (
         _one_row_per("score_recomputation",
                      "month, province_id, unit_id, level, coalesce(metric_code, group_code)",

@@ -19,6 +19,7 @@ GUIDE = PROJECT_ROOT / "docs" / "analysts.md"
 START, END = "<!-- dictionary:start -->", "<!-- dictionary:end -->"
 # marts in build order, then the views they read, then the catalogue
 OBJECTS = [*(("marts", name) for name in MARTS), ("marts", "unit_metric_counts"),
+           ("marts", "procedure_metric_counts"),
            ("marts", "province_month_scores"), ("ref", "groups"), ("ref", "metrics"),
            ("ref", "bands"), ("ref", "provinces")]
 

@@ -11,7 +11,6 @@ budgeted crawl of the focus province(s)' procedures (issue 15 §1-2).
 """
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -39,7 +38,6 @@ PROCEDURE_KEYS = (CATALOGUE_KEY, REF_PROCEDURES_KEY, PROCEDURE_CAPTURES_KEY)
 GROUP = "procedures"
 
 # The table and its comments (the data dictionary reads them).
-REF_PROCEDURES_DDL = (Path(__file__).parent / "ref_procedures.sql").read_text("utf-8")
 
 
 def _portal_failure(exc: PortalError, chiso: ChisoSettings, what: str, source: str):
@@ -115,7 +113,6 @@ def ref_procedures(context: dg.AssetExecutionContext, chiso: ChisoSettings,
     manifest, frame = found
     with warehouse.get_connection() as con:
         ensure_schema(con)
-        con.execute(REF_PROCEDURES_DDL)
         con.execute("BEGIN")
         try:
             con.execute("DELETE FROM ref.procedures")

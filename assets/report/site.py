@@ -29,6 +29,7 @@ import jinja2
 from .data import load_scorecard
 from .numbers import COMBINED, METHODS, UNIT_TYPES, vn, vn_time
 from .priority import rank_actions
+from .procedures import procedure_section
 
 MERGER = date(2025, 7, 1)
 HERE = Path(__file__).parent
@@ -42,7 +43,7 @@ SOURCES = {"portal_api": "Cổng Dịch vụ công quốc gia", "legacy_api": "h
 def _code_version() -> str:
     h = hashlib.sha256()
     for name in ("site.py", "site_page.html.j2", "site_index.html.j2", "site.css",
-                 "priority.py", "numbers.py"):
+                 "priority.py", "numbers.py", "procedures.py"):
         h.update((HERE / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -57,7 +58,7 @@ def month_digests(con) -> dict[date, str]:
     """A digest of each month's rows in the marts the pages read."""
     parts: dict[date, list[str]] = defaultdict(list)
     for table in ("province_monthly", "group_monthly", "metric_monthly",
-                  "recoverable_points", "score_change_explained"):
+                  "recoverable_points", "score_change_explained", "procedure_monthly"):
         for month, digest in con.execute(
                 f"SELECT month, md5(string_agg(t::VARCHAR, '|' ORDER BY t::VARCHAR)) "  # noqa: S608
                 f"FROM marts.{table} t GROUP BY month").fetchall():
@@ -245,7 +246,7 @@ def render_index(data: SiteData, month: date, css: str, root: str, built: str) -
 
 
 def render_page(data: SiteData, month: date, code: str, css: str, built: str,
-                card=None, links: dict | None = None) -> str:
+                card=None, links: dict | None = None, procedures=None) -> str:
     p = next(r for r in data.by_month[month] if r["province_code"] == code)
     history = [h for h in data.history[code] if h["month"] <= month]
     i = data.months.index(month)
@@ -260,7 +261,7 @@ def render_page(data: SiteData, month: date, code: str, css: str, built: str,
         predecessors=data.predecessors.get((month, code), []),
         estimate=month < MERGER, combined=COMBINED, sources=SOURCES,
         focus=code == data.focus, card=card, methods=METHODS, unit_types=UNIT_TYPES,
-        vn_time=vn_time, links=links or {})
+        vn_time=vn_time, links=links or {}, procedures=procedures)
 
 
 def build_site(published: Path, out: Path, focus: str, force: bool = False) -> dict:
@@ -295,15 +296,17 @@ def build_site(published: Path, out: Path, focus: str, force: bool = False) -> d
                 continue
             folder.mkdir(exist_ok=True)
             for code in codes:
-                card, links = None, {}
+                card, links, procedures = None, {}, None
                 if code == focus:
                     card = load_scorecard(con, code, month)
+                    procedures = procedure_section(con, code, month)
                     # the report asset prints the newest month's scorecard after the site
                     links = {"scorecard": (folder / f"{code}-scorecard.html").exists(),
                              "pdf": month == data.months[-1]
                              or (folder / f"{code}-scorecard.pdf").exists()}
                 sizes.append(_write(pages[month][code],
-                                    render_page(data, month, code, css, built, card, links)))
+                                    render_page(data, month, code, css, built, card, links,
+                                                procedures)))
             sizes.append(_write(folder / "index.html",
                                 render_index(data, month, css, "../", built)))
             rebuilt.append(month)
