@@ -16,6 +16,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from assets.months import month_key, parse_month
 from assets.redact import redact
 
 PUBLISH_KEY = dg.AssetKey(["publish", "analyst_copy"])
@@ -38,9 +39,18 @@ def _last_good_publish(instance: dg.DagsterInstance, published: Path) -> str:
     return f"{when}{by}; that copy is unchanged and still queryable"
 
 
+def _month_label(partition: str) -> str:
+    """``2026-08`` for the partition key ``2026-08-01``; a tag that is not a month as is."""
+    try:
+        return month_key(parse_month(partition))
+    except ValueError:
+        return partition
+
+
 def incident_paragraph(*, step: str, error: str, run_id: str, first: str, last: str,
                        last_publish: str, published_path: Path) -> str:
-    months = first[:7] if first == last else f"{first[:7]} to {last[:7]}"
+    months = _month_label(first) if first == last else \
+        f"{_month_label(first)} to {_month_label(last)}"
     rerun = (f"python -m tools.launch --job refresh_months --partition {first}"
              if first == last else
              f"python -m tools.launch --job refresh_months --partition-range {first}...{last}")

@@ -8,7 +8,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from assets.partitions import TIMEZONE
+from assets.months import TIMEZONE, first_day, month_key, parse_month, partition_key, previous_month
 from assets.resources import ChisoSettings
 from assets.staging.har_import import HAR_KEY, HarConfig
 from assets.staging.inbox import inbox_key, pending_files, stable_files
@@ -57,22 +57,18 @@ check_freshness_hourly = dg.ScheduleDefinition(
                 "missing after the 5th.")
 
 
-def previous_month(month: date) -> date:
-    return date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
-
-
 @dg.schedule(job=refresh_job, cron_schedule="0 2 * * *", execution_timezone=TIMEZONE,
              name="nightly_refresh",
              description="02:00 Asia/Ho_Chi_Minh: refresh the open month and the month "
                          "before it (still settling), in one run.")
 def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     when = context.scheduled_execution_time
-    current = date(when.year, when.month, 1)
+    current = first_day(when)  # the schedule's time is in Vietnam time
     start = previous_month(current)
     return dg.RunRequest(
         run_key=f"nightly-{when:%Y-%m-%d}",
-        tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-              ASSET_PARTITION_RANGE_END_TAG: current.isoformat()},
+        tags={ASSET_PARTITION_RANGE_START_TAG: partition_key(start),
+              ASSET_PARTITION_RANGE_END_TAG: partition_key(current)},
     )
 
 
@@ -163,19 +159,20 @@ def month_blocks(months: list[str]) -> list[tuple[str, str]]:
     """Consecutive months grouped: ['2023-08', '2024-08', '2025-07', '2025-08'] ->
     [('2023-08', '2023-08'), ('2024-08', '2024-08'), ('2025-07', '2025-08')]."""
     blocks: list[list[date]] = []
-    for month in sorted({date.fromisoformat(f"{m}-01") for m in months}):
+    for month in sorted({parse_month(m) for m in months}):
         if blocks and previous_month(month) == blocks[-1][-1]:
             blocks[-1].append(month)
         else:
             blocks.append([month])
-    return [(f"{b[0]:%Y-%m}", f"{b[-1]:%Y-%m}") for b in blocks]
+    return [(month_key(b[0]), month_key(b[-1])) for b in blocks]
 
 
 def rebuilt_since(instance: dg.DagsterInstance, months: list[str], timestamp: float) -> bool:
     """Every month was published (rebuild_history's last step) after `timestamp`."""
     for month in months:
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=PUBLISH_KEY, asset_partitions=[f"{month}-01"]),
+            dg.AssetRecordsFilter(asset_key=PUBLISH_KEY,
+                                  asset_partitions=[partition_key(parse_month(month))]),
             limit=1).records
         if not records or records[0].timestamp < timestamp:
             return False
@@ -199,6 +196,6 @@ def history_after_import(context: dg.SensorEvaluationContext,
         return dg.SkipReason(f"{', '.join(months)}: rebuilt and published since the import")
     return [dg.RunRequest(
         run_key=f"history-{asset_event.run_id}-{first}",
-        tags={ASSET_PARTITION_RANGE_START_TAG: f"{first}-01",
-              ASSET_PARTITION_RANGE_END_TAG: f"{last}-01"})
+        tags={ASSET_PARTITION_RANGE_START_TAG: partition_key(parse_month(first)),
+              ASSET_PARTITION_RANGE_END_TAG: partition_key(parse_month(last))})
         for first, last in month_blocks(months)]

@@ -5,8 +5,9 @@ import json
 import pytest
 from conftest import SAMPLES
 
-from assets.domain.catalogue import METRICS, band_for, expected_province_count
+from assets.domain.catalogue import METRICS, band_for
 from assets.domain.scoring import metric_score, tdgq_score, tttt_score
+from assets.months import expected_province_count
 
 PERIODS = ("month", "quarter", "year")
 

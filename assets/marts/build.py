@@ -12,14 +12,10 @@ from assets.marts.checks import (
     describe_change_mismatches,
 )
 from assets.metadata import add_partition_metadata, table_metadata
-from assets.partitions import (
-    FINAL_GAP_H,
-    final_rule_params,
-    monthly_partitions,
-    months_in_window,
-)
+from assets.months import FINAL_GAP_H, final_rule_params, month_key, months_following
+from assets.partitions import monthly_partitions, months_in_window
 from assets.resources import ChisoSettings, WarehouseResource
-from assets.warehouse import ensure_schema, months_after, read_sql, refresh_reference
+from assets.warehouse import ensure_schema, months_scored, read_sql, refresh_reference
 
 STAGING = lambda *names: [dg.AssetKey(["staging", n]) for n in names]  # noqa: E731
 MART = lambda *names: [dg.AssetKey(["marts", n]) for n in names]  # noqa: E731
@@ -136,8 +132,9 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
         with warehouse.get_connection() as con:
             ensure_schema(con)
             refresh_reference(con)
-            # The month after a rebuilt one has a month-over-month change to refresh too.
-            touched = months_after(con, months)
+            # The run's months and, when scored, the months after them: their
+            # month-over-month change moves with the run's months.
+            touched = sorted({*months, *months_scored(con, months_following(months))})
             try:
                 rows = rebuild_months(con, name, touched, chiso.final_gap_h)
             except MartCheckFailed as failed:
@@ -152,7 +149,7 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
             metadata={"months_checked": len(touched)}) for spec in specs]
         return dg.MaterializeResult(check_results=checks, metadata={
             **whole, "rows": rows, "table": f"marts.{name}",
-            "months_rebuilt": ", ".join(m.isoformat()[:7] for m in touched)})
+            "months_rebuilt": ", ".join(month_key(m) for m in touched)})
 
     return build
 

@@ -4,10 +4,13 @@ One helper builds a request and one names its recording, so the live client, the
 replay client, the local test server and the sample generator cannot disagree.
 """
 
-import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
+
+# month_key is also imported from here by assets/staging/* (the engine's files) until
+# they import assets.months; everything else imports it from there.
+from assets.months import last_day, month_key, parse_month
 
 # The portal's public evaluation dashboard ("Đánh giá chất lượng phục vụ"), where the
 # browser transport starts; relative to CHISO_PORTAL_URL. Taken from public client code,
@@ -65,10 +68,6 @@ LEGACY_PATH = "/jsp/rest.jsp"
 LEGACY = Endpoint("report_tinh_766_service", None, "legacy", http_path=LEGACY_PATH)
 
 
-def month_key(month: date) -> str:
-    return f"{month.year:04d}-{month.month:02d}"
-
-
 def legacy_payload(month: date, province_id: str | None = None) -> dict:
     """The ``params`` of the legacy service for one month: every province (``p_tinh_id``
     0) or one province's units."""
@@ -83,9 +82,8 @@ def month_payload(endpoint: Endpoint, month: date, *, province_id: str | None = 
     if endpoint.shape == "legacy":
         return legacy_payload(month, province_id)
     if endpoint.date_range:
-        last = calendar.monthrange(month.year, month.month)[1]
-        key = month_key(month)
-        body: dict = {"fromDate": f"{key}-01", "toDate": f"{key}-{last:02d}"}
+        body: dict = {"fromDate": parse_month(month).isoformat(),
+                      "toDate": last_day(month).isoformat()}
     else:
         body = {"timeType": "month", "year": month.year, "month": month.month}
     if endpoint is NATIONAL:
@@ -106,8 +104,7 @@ def payload_month(payload: dict) -> date:
     if "fromDate" in payload:
         start = date.fromisoformat(payload["fromDate"])
         end = date.fromisoformat(payload["toDate"])
-        last = calendar.monthrange(start.year, start.month)[1]
-        if start.day != 1 or end != start.replace(day=last):
+        if start.day != 1 or end != last_day(start):
             raise ValueError(f"not a whole month: {payload['fromDate']}..{payload['toDate']}")
         return start
     if payload.get("timeType") != "month":
