@@ -19,7 +19,7 @@ from pathlib import Path
 
 from assets.domain.catalogue import GROUP_CODES, GROUPS
 from assets.domain.provinces import Province, province_reference
-from assets.months import Era, era_of, month_key, months_between, parse_month
+from assets.months import FIRST_MONTH, Era, era_of, month_key, months_between, parse_month
 from assets.months import month_range as months_from_to
 from assets.sources.endpoints import LEGACY, legacy_payload, replay_relpath
 
@@ -54,7 +54,7 @@ def _quality(key: str, month: date, seed: int) -> float:
     trend = base_rng.uniform(-0.002, 0.006)
     if key == "old:tuyen-quang":
         base, trend = 0.5, 0.008
-    t = _months_from(date(2022, 8, 1), month)
+    t = _months_from(FIRST_MONTH, month)
     noise = random.Random(f"{seed}:{key}:{month}").uniform(-0.03, 0.03)
     return max(0.2, min(0.98, base + trend * t + noise))
 

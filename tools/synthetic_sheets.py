@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from assets.months import month_key, parse_month
+
 SIX = "six_groups"
 MERGED = "online_merged"
 _FIXED_TIME = datetime(2024, 1, 1)
@@ -212,9 +214,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--layout", choices=(SIX, MERGED), default=SIX)
     parser.add_argument("--seed", type=int, default=766)
     args = parser.parse_args(argv)
-    month = date.fromisoformat(f"{args.month}-01")
+    month = parse_month(args.month)
     rows = demo_rows(month, args.seed)
-    target = args.out / f"xep-hang-766_{month:%Y-%m}.{args.format}"
+    target = args.out / f"xep-hang-766_{month_key(month)}.{args.format}"
     if args.format == "xlsx":
         write_ranking_xlsx(target, month, rows, layout=args.layout, dossiers=True)
     else:
