@@ -30,12 +30,12 @@ def open_month_status(published: Path, now: datetime) -> tuple[str | None, dict]
         latest = con.execute("SELECT max(captured_at) FROM marts.province_monthly "
                              "WHERE month = ?", [month]).fetchone()[0]
     if latest is None:
-        return f"the open month {month:%Y-%m} is not published at all", facts
+        return f"the open month {month_key(month)} is not published at all", facts
     age = now - latest
     facts |= {"last_captured": dg.MetadataValue.timestamp(latest),
               "age_hours": round(age.total_seconds() / 3600, 1)}
     if age > OPEN_MONTH_MAX_AGE:
-        return (f"the open month {month:%Y-%m} was last captured {latest:%Y-%m-%d %H:%M} UTC, "
+        return (f"the open month {month_key(month)} was last captured {latest:%Y-%m-%d %H:%M} UTC, "
                 f"{age.total_seconds() / 3600:.0f} h ago (limit 26 h)"), facts
     return None, facts
 
@@ -54,7 +54,8 @@ def closed_month_status(published: Path, now: datetime) -> tuple[str | None, dic
                            [previous]).fetchone()[0]
     facts["province_rows"] = rows
     if rows == 0:
-        return f"the closed month {previous:%Y-%m} is still missing on the {today:%d/%m}", facts
+        return (f"the closed month {month_key(previous)} is still missing on the "
+                f"{today:%d/%m}"), facts
     return None, facts
 
 

@@ -193,7 +193,7 @@ def demo_rows(month: date, seed: int = 766) -> list[dict]:
     else:
         names = [re.sub(r"^UBND\s+(tỉnh|thành phố)\s+", "", m.name, flags=re.IGNORECASE)
                  for m in maps]
-    rng = random.Random(f"{seed}:{month:%Y-%m}")
+    rng = random.Random(f"{seed}:{month_key(month)}")
     rows = []
     for name in sorted(names):
         rows.append({
