@@ -5,8 +5,13 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from assets.months import (
     FINAL_AFTER_DAYS,
@@ -31,6 +36,7 @@ from assets.months import (
     partition_key,
     previous_month,
 )
+from assets.partitions import monthly_partitions, months_in_window
 from assets.warehouse import ensure_schema, months_scored
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +89,19 @@ def test_months_scored_names_only_the_months_the_marts_hold():
         run = [date(2025, 7, 1), date(2025, 8, 1)]
         assert months_scored(con, months_following(run)) == [date(2025, 9, 1)]
         assert months_scored(con, months_following([date(2025, 9, 1)])) == []
+
+
+def test_a_run_covers_the_months_of_its_partition_time_window():
+    seen = []
+
+    @dg.asset(partitions_def=monthly_partitions, backfill_policy=dg.BackfillPolicy.single_run())
+    def window(context: dg.AssetExecutionContext) -> None:
+        seen.append(months_in_window(context))
+
+    dg.materialize([window], tags={ASSET_PARTITION_RANGE_START_TAG: "2025-11-01",
+                                   ASSET_PARTITION_RANGE_END_TAG: "2026-02-01"})
+    dg.materialize([window], partition_key="2025-12-01")
+    assert seen == [month_range(date(2025, 11, 1), date(2026, 2, 1)), [date(2025, 12, 1)]]
 
 
 def test_the_era_changes_between_june_and_july_2025():
