@@ -610,7 +610,7 @@ def _period(file: str, path: Path, title: str, month_hint: date | None) -> date:
     if len(in_name) > 1:
         raise SpreadsheetError(file, None, None, "period",
                                "the file name names several months: "
-                               + ", ".join(f"{month_key(m)}" for m in in_name))
+                               + ", ".join(month_key(m) for m in in_name))
     if in_name:
         return in_name[0]
     if month_hint is not None:
