@@ -15,6 +15,8 @@ from datetime import date
 import dagster as dg
 import duckdb
 
+from assets.months import month_key
+
 PREVIEW_ROWS = 12
 PREVIEW_MAX_COLUMNS = 10
 
@@ -70,7 +72,7 @@ def focus_preview(con: duckdb.DuckDBPyConnection, schema: str, table: str, month
         "SELECT " + quoted + " FROM " + f"{schema}.{table}"  # noqa: S608 (see month_row_counts)
         + " WHERE month = ? AND province_code = ? ORDER BY ALL LIMIT ?",
         [month, province_code, PREVIEW_ROWS]).fetchall()
-    lines = [f"{province_code}, {month:%Y-%m}: {len(rows)} of {total} rows", "",
+    lines = [f"{province_code}, {month_key(month)}: {len(rows)} of {total} rows", "",
              "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -65,6 +65,11 @@ def month_key(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
+def last_day(month: date) -> date:
+    """The last day of the month ``month`` falls in."""
+    return next_month(month) - timedelta(days=1)
+
+
 def partition_key(month: date) -> str:
     """``2026-08-01``: Dagster's monthly partition key."""
     return first_day(month).isoformat()
@@ -108,6 +113,12 @@ def month_range(first: date, last: date) -> list[date]:
         out.append(current)
         current = next_month(current)
     return out
+
+
+def months_between(first: date, last: date) -> int:
+    """How many months ``last`` is after ``first`` (negative when before)."""
+    a, b = first_day(first), first_day(last)
+    return (b.year - a.year) * 12 + b.month - a.month
 
 
 def iter_months(first: date, last: date) -> Iterator[date]:

@@ -9,16 +9,15 @@ from datetime import date
 
 import dagster as dg
 
-from assets.months import (  # noqa: F401 - re-exported until every caller imports months
-    FINAL_AFTER_DAYS,
-    FINAL_BY_PERIOD_SOURCES,
-    FINAL_GAP_H,
+# final_from / month_close: still imported from here by assets/staging/nightly.py (the
+# engine's file); remove once it imports assets.months.
+from assets.months import (  # noqa: F401
     FIRST_MONTH,
     TIMEZONE,
     final_from,
-    final_rule_params,
     month_close,
-    parse_month,
+    month_range,
+    previous_month,
 )
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(
@@ -26,11 +25,9 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(
 )
 
 
-def month_from_key(key: str) -> date:
-    return parse_month(key)
-
-
 def months_in_window(context: dg.AssetExecutionContext) -> list[date]:
-    """Every month a run covers: one partition or a single-run backfill range."""
-    keys = context.partition_keys
-    return sorted(month_from_key(k) for k in keys)
+    """Every month a run covers (one partition or a single-run backfill range), from the
+    run's partition time window: [start of the first month, start of the month after the
+    last)."""
+    window = context.partition_time_window
+    return month_range(window.start, previous_month(window.end))

@@ -9,7 +9,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
-from assets.partitions import FINAL_GAP_H
+from assets.months import FINAL_GAP_H
 from assets.settings import DataLayout, TokenError, parse_province_codes
 from assets.sources.endpoints import DEFAULT_PAGE
 from assets.sources.portal import LivePortalClient, PortalClient, ReplayPortalClient
@@ -51,7 +51,7 @@ class ChisoSettings(DataLayout, dg.ConfigurableResource):
     inbox_max_xml_mb: float = 50.0
     har_max_mb: float = 500.0
     # is_final: two identical captures after a month's close count when at least this many
-    # hours apart (assets/partitions.py holds the rule)
+    # hours apart (assets/months.py holds the rule)
     final_gap_h: float = FINAL_GAP_H
 
     @property

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets.partitions import FINAL_GAP_H
+from assets.months import FINAL_GAP_H
 from assets.sources.endpoints import DEFAULT_PAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ class Settings(DataLayout):
     portal_browser_page: str = DEFAULT_PAGE  # CHISO_PORTAL_BROWSER_PAGE
     chromium_path: str | None = None  # CHISO_CHROMIUM: else /usr/bin/chromium or on PATH
     crawl_deadline_s: float = 7200.0
-    # is_final: hours between two identical captures after the close (assets/partitions.py)
+    # is_final: hours between two identical captures after the close (assets/months.py)
     final_gap_h: float = FINAL_GAP_H  # CHISO_FINAL_GAP_H
     # CHISO_FOCUS_PROVINCE may list several (H60,H44): the reports use the first, the
     # procedure crawl every one; CHISO_PROCEDURE_BUDGET: its requests per night

@@ -256,10 +256,10 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
         con.unregister("incoming")
 
 
-def months_after(con: duckdb.DuckDBPyConnection, months: list[date]) -> list[date]:
-    """The months a change to ``months`` also touches (their month-over-month change)."""
-    nxt = sorted({date(m.year + m.month // 12, m.month % 12 + 1, 1) for m in months})
+def months_scored(con: duckdb.DuckDBPyConnection, months: list[date]) -> list[date]:
+    """Those of ``months`` the marts have scores for (marts.province_month_scores), sorted."""
     have = con.execute(
         "SELECT DISTINCT month FROM marts.province_month_scores WHERE list_contains($m, month)",
-        {"m": nxt}).fetchall()
-    return sorted(set(months) | {r[0] for r in have})
+        {"m": list(months)}).fetchall()
+    return sorted(r[0] for r in have)
+

@@ -19,9 +19,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from assets.months import first_day, month_key
 from assets.raw.crawl import crawl_month
 from assets.raw.store import RawStore
-from assets.sources.endpoints import month_key
 from assets.sources.portal import ReplayPortalClient
 from tools.synthetic import generate
 
@@ -32,7 +32,7 @@ PARAMS_FILE = "bench-params.json"
 
 def day_months(days: int) -> list[date]:
     """The month each simulated night captures."""
-    return [(FIRST_DAY + timedelta(days=d)).replace(day=1) for d in range(days)]
+    return [first_day(FIRST_DAY + timedelta(days=d)) for d in range(days)]
 
 
 def generate_days(out: Path, days: int, seed: int = DEFAULT_SEED,

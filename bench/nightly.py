@@ -51,13 +51,14 @@ def measure_nightly(work: str, warehouse_db: str | None, provinces: list[str] | 
     import_s = time.perf_counter() - t
 
     t = time.perf_counter()
+    from assets.months import current_month, month_key
     from assets.settings import load_settings
     from pipelines.definitions import build_defs  # the code location loads here
     location_s = time.perf_counter() - t
 
     work_dir = Path(work)
     data, replay = work_dir / "data", work_dir / "replay"
-    current = date.today().replace(day=1)
+    current = current_month()
     previous = previous_month(current)
     generate(replay, [previous, current], provinces=provinces, seed=seed)
     settings = load_settings({
@@ -93,7 +94,7 @@ def measure_nightly(work: str, warehouse_db: str | None, provinces: list[str] | 
     generate(replay, [current], provinces=provinces, seed=seed + 1)  # the portal moved on
     new_day = _night(job, instance, previous, current)
     instance.dispose()
-    return {"months": [previous.isoformat()[:7], current.isoformat()[:7]],
+    return {"months": [month_key(previous), month_key(current)],
             "import_s": import_s, "load_defs_s": load_s, "startup_run_s": startup_s,
             "first": first, "nothing_new": nothing_new, "new_day": new_day,
             "warehouse_mb": settings.warehouse_path.stat().st_size / 1e6}

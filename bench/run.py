@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from assets.months import parse_month
 from assets.raw.store import SESSIONS, RawStore, latest_complete_session
 from assets.sources.endpoints import ENDPOINTS
 from bench.generate import DEFAULT_SEED, generate_days
@@ -240,7 +241,7 @@ def run(days: int, out: Path, seed: int = DEFAULT_SEED, provinces: list[str] | N
         naive_budget_s: float = 20.0, with_nightly: bool = True) -> dict:
     gen = generate_days(out, days, seed, provinces)
     store = RawStore(out / "raw")
-    months = [date(int(k[:4]), int(k[5:]), 1) for k in gen["months"]]
+    months = [parse_month(k) for k in gen["months"]]
     captures = parsed_captures(store, months)
     parsed_bytes = sum(c["bytes"] for c in captures)
     kept_files, kept = kept_bytes(store)

@@ -6,14 +6,13 @@
 They warn (they do not block): stale data is still the best data there is.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
 
-from assets.partitions import TIMEZONE
+from assets.months import VIETNAM, current_month, month_key, previous_month
 from assets.resources import ChisoSettings
 
 PUBLISH_KEY = dg.AssetKey(["publish", "analyst_copy"])
@@ -21,35 +20,31 @@ OPEN_MONTH_MAX_AGE = timedelta(hours=26)
 CLOSED_MONTH_DUE_DAY = 5
 
 
-def _month_start(d: date) -> date:
-    return d.replace(day=1)
-
-
 def open_month_status(published: Path, now: datetime) -> tuple[str | None, dict]:
     """(the problem or None, the numbers behind it) for the open month."""
-    month = _month_start(now.astimezone(ZoneInfo(TIMEZONE)).date())
-    facts = {"month": f"{month:%Y-%m}", "limit_hours": OPEN_MONTH_MAX_AGE.total_seconds() / 3600}
+    month = current_month(now)
+    facts = {"month": month_key(month), "limit_hours": OPEN_MONTH_MAX_AGE.total_seconds() / 3600}
     if not published.exists():
         return f"no published copy at {published}", facts
     with duckdb.connect(str(published), read_only=True) as con:
         latest = con.execute("SELECT max(captured_at) FROM marts.province_monthly "
                              "WHERE month = ?", [month]).fetchone()[0]
     if latest is None:
-        return f"the open month {month:%Y-%m} is not published at all", facts
+        return f"the open month {month_key(month)} is not published at all", facts
     age = now - latest
     facts |= {"last_captured": dg.MetadataValue.timestamp(latest),
               "age_hours": round(age.total_seconds() / 3600, 1)}
     if age > OPEN_MONTH_MAX_AGE:
-        return (f"the open month {month:%Y-%m} was last captured {latest:%Y-%m-%d %H:%M} UTC, "
+        return (f"the open month {month_key(month)} was last captured {latest:%Y-%m-%d %H:%M} UTC, "
                 f"{age.total_seconds() / 3600:.0f} h ago (limit 26 h)"), facts
     return None, facts
 
 
 def closed_month_status(published: Path, now: datetime) -> tuple[str | None, dict]:
     """(the problem or None, the numbers behind it) for the month before the open one."""
-    today = now.astimezone(ZoneInfo(TIMEZONE)).date()
-    previous = _month_start(_month_start(today) - timedelta(days=1))
-    facts = {"month": f"{previous:%Y-%m}", "due_day": CLOSED_MONTH_DUE_DAY}
+    today = now.astimezone(VIETNAM).date()
+    previous = previous_month(current_month(now))
+    facts = {"month": month_key(previous), "due_day": CLOSED_MONTH_DUE_DAY}
     if today.day < CLOSED_MONTH_DUE_DAY:
         return None, facts
     if not published.exists():
@@ -59,7 +54,8 @@ def closed_month_status(published: Path, now: datetime) -> tuple[str | None, dic
                            [previous]).fetchone()[0]
     facts["province_rows"] = rows
     if rows == 0:
-        return f"the closed month {previous:%Y-%m} is still missing on the {today:%d/%m}", facts
+        return (f"the closed month {month_key(previous)} is still missing on the "
+                f"{today:%d/%m}"), facts
     return None, facts
 
 
@@ -72,14 +68,14 @@ def _result(status: tuple[str | None, dict], published: Path) -> dg.AssetCheckRe
 
 @dg.asset_check(asset=PUBLISH_KEY, description="The open month was refreshed within 26 hours.")
 def open_month_is_fresh(chiso: ChisoSettings) -> dg.AssetCheckResult:
-    now = datetime.now(ZoneInfo("UTC"))
+    now = datetime.now(UTC)
     return _result(open_month_status(chiso.published_path, now), chiso.published_path)
 
 
 @dg.asset_check(asset=PUBLISH_KEY,
                 description="From the 5th on, last month is published.")
 def closed_month_is_present(chiso: ChisoSettings) -> dg.AssetCheckResult:
-    now = datetime.now(ZoneInfo("UTC"))
+    now = datetime.now(UTC)
     return _result(closed_month_status(chiso.published_path, now), chiso.published_path)
 
 

@@ -8,12 +8,8 @@ from datetime import date
 
 import polars as pl
 
-from assets.domain.catalogue import (
-    GROUP_CODES,
-    MERGER_DATE,
-    expected_province_count,
-    metrics_of,
-)
+from assets.domain.catalogue import GROUP_CODES, metrics_of
+from assets.months import MERGER_MONTH, Era, expected_province_count
 from assets.sources.endpoints import GROUP_ENDPOINTS
 
 
@@ -197,7 +193,8 @@ def era_province_keys() -> list[str]:
 def province_identity(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Each national-summary row against ref.provinces of its month's era, by id: its era
     key (unknown ids fail the set), and the code the reference gives that id."""
-    era = pl.when(pl.col("month") >= MERGER_DATE).then(pl.lit("34")).otherwise(pl.lit("63"))
+    era = (pl.when(pl.col("month") >= MERGER_MONTH).then(pl.lit(Era.MERGED.value))
+           .otherwise(pl.lit(Era.PRE_MERGER.value)))
     return (frames["national_summary"]
             .select("month", "province_id", "province_code", "province_name", "raw_path",
                     era.alias("era"))

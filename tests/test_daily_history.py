@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from conftest import Pipeline
 
+from assets.months import month_key
 from assets.raw.store import stamp
 from tools.synthetic import generate
 
@@ -18,7 +19,7 @@ def _backdate_session(raw_dir: Path, month: date, when: datetime) -> None:
     """Pretend the latest crawl of ``month`` ran at ``when``: the pipeline takes capture
     times from the manifest, so a test can stand for nights that have passed. (Only the
     test rewrites a manifest; the pipeline never does.)"""
-    folder = raw_dir / "_sessions" / month.isoformat()[:7]
+    folder = raw_dir / "_sessions" / month_key(month)
     latest = sorted(folder.glob("*.json"))[-1]
     manifest = json.loads(latest.read_text("utf-8"))
     for capture in manifest["captures"]:

@@ -13,7 +13,7 @@ import pytest
 from hand_made import MONTH, build, tampered_copy
 
 from assets.marts.build import rebuild_months
-from assets.partitions import final_from
+from assets.months import final_from
 from assets.sources.endpoints import ENDPOINTS, month_payload, replay_relpath
 from assets.sources.portal import ReplayPortalClient, RequestContext
 from assets.sources.spreadsheets import read_ranking

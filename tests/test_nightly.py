@@ -11,6 +11,7 @@ from datetime import date
 import dagster as dg
 from conftest import AUGUST, Pipeline
 
+from assets.months import current_month, month_key
 from assets.staging.step import STAGING_KEYS, staging_tables
 from tools.synthetic import generate
 
@@ -30,7 +31,7 @@ def materialized(result) -> set[str]:
 
 
 def sessions(p: Pipeline, month: date) -> int:
-    return len(list((p.settings.raw_dir / "_sessions" / month.isoformat()[:7]).glob("*.json")))
+    return len(list((p.settings.raw_dir / "_sessions" / month_key(month)).glob("*.json")))
 
 
 def test_a_closed_month_already_final_is_neither_fetched_nor_staged_again(pipeline):
@@ -57,7 +58,7 @@ def test_a_closed_month_already_final_is_neither_fetched_nor_staged_again(pipeli
 
 
 def test_the_open_month_is_fetched_every_night_and_staged_only_when_it_changed(tmp_path):
-    month = date.today().replace(day=1)  # still open: never final
+    month = current_month()  # still open: never final
     replay = tmp_path / "replay"
     generate(replay, [month], provinces=["H44"], seed=1)
     p = Pipeline(tmp_path / "data", str(replay))

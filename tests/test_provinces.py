@@ -3,8 +3,8 @@
 import unicodedata
 from collections import Counter
 
-from assets.domain.catalogue import expected_province_count
 from assets.domain.provinces import lineages, short_name, successor_of
+from assets.months import expected_province_count
 
 
 def test_the_map_covers_the_portals_34_and_the_63_before_them():

@@ -6,8 +6,9 @@ import duckdb
 import pytest
 from conftest import AUGUST, PROJECT, SAMPLES
 
-from assets.domain.catalogue import BANDS, GROUP_CODES, METRICS, expected_province_count
+from assets.domain.catalogue import BANDS, GROUP_CODES, METRICS
 from assets.marts.build import rebuild_months
+from assets.months import expected_province_count
 from assets.sources.endpoints import NATIONAL
 from assets.staging.parse import Rows, parse_capture
 from assets.warehouse import ensure_schema, refresh_reference

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.months import era_of
 from assets.report.browser import BrowserMissing, dump_dom, find_chromium
 from assets.report.priority import rank_actions
 from assets.report.site import build_site
@@ -74,7 +75,7 @@ def site(tmp_path_factory):
         refresh_reference(con)
         stamp = datetime(2025, 9, 1, 1, 0)
         for month in (PRE, JULY, AUG):
-            era = "63" if month == PRE else "34"
+            era = era_of(month).value
             series = "comparable" if month == PRE else "reported"
             ranked = sorted(CODES, key=lambda c: -CODES[c])
             for code, score in CODES.items():

@@ -17,7 +17,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from assets.sources.endpoints import ENDPOINTS, NATIONAL, month_key, month_payload
+from assets.months import month_key
+from assets.sources.endpoints import ENDPOINTS, NATIONAL, month_payload
 
 PORTAL = "https://dichvucong.gov.vn"
 COOKIE = "SESSION=planted-cookie-8c1f2d"

@@ -30,9 +30,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from assets.domain.provinces import province_reference
+from assets.months import Era, current_month, month_key, parse_month, previous_month
 from assets.resources import PortalResource
 from assets.settings import Settings, load_settings
-from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, Endpoint, month_key, month_payload
+from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, Endpoint, month_payload
 from assets.sources.portal import (
     PortalClient,
     PortalError,
@@ -71,16 +72,11 @@ class Finding:
         return self.crawler == "accepted" and self.parser == "accepted"
 
 
-def last_closed_month(today: date) -> date:
-    first = today.replace(day=1)
-    return date(first.year - 1, 12, 1) if first.month == 1 else first.replace(month=first.month - 1)
-
-
 def province_id(code: str) -> str:
     for p in province_reference():
-        if p.era == "34" and p.code == code:
+        if p.era == Era.MERGED and p.code == code:
             return p.department_id
-    known = sorted(p.code for p in province_reference() if p.era == "34")
+    known = sorted(p.code for p in province_reference() if p.era == Era.MERGED)
     raise SystemExit(f"unknown province code {code!r}; known: {', '.join(known)}")
 
 
@@ -263,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="probe although data/SAFETY_STOP.json says the portal refused us")
     args = parser.parse_args(argv)
     settings = load_settings()
-    month = (date.fromisoformat(args.month + "-01") if args.month
-             else last_closed_month(datetime.now(UTC).date()))
+    month = parse_month(args.month) if args.month else previous_month(current_month())
     province = (args.province or settings.focus_province).upper()
     stop = settings.data_dir / "SAFETY_STOP.json"
     if stop.exists() and not args.despite_safety_stop:

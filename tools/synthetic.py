@@ -43,13 +43,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from assets.domain.catalogue import GROUP_CODES, GROUPS, METRICS, TOTAL_MAX
+from assets.months import first_day, month_key, month_range, months_between, parse_month
 from assets.sources.endpoints import (
     DEFAULT_PAGE_SIZE,
     GROUP_ENDPOINTS,
     NATIONAL,
     Endpoint,
     endpoint_for_path,
-    month_key,
     month_payload,
     payload_month,
     replay_relpath,
@@ -278,7 +278,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _months_since_anchor(month: date) -> int:
-    steps = (month.year - ANCHOR_MONTH.year) * 12 + month.month - ANCHOR_MONTH.month
+    steps = months_between(ANCHOR_MONTH, month)
     return max(-MAX_DRIFT_MONTHS, min(MAX_DRIFT_MONTHS, steps))
 
 
@@ -1076,10 +1076,10 @@ def generate(out_dir: Path, months: list[date], provinces: list[str] | None = No
     out_dir, samples_dir = Path(out_dir), Path(samples_dir)
     if out_dir.resolve().is_relative_to(samples_dir.resolve()):
         raise ValueError(f"refusing to write into the samples directory {samples_dir}")
-    months = sorted({m.replace(day=1) for m in months})
+    months = sorted({first_day(m) for m in months})
     if not months:
         raise ValueError("no months to generate")
-    open_month = open_month and open_month.replace(day=1)
+    open_month = open_month and first_day(open_month)
     refs = load_provinces()
     codes = [ref["departmentCode"] for ref in refs]
     selected = set(codes) if provinces is None else set(provinces)
@@ -1137,18 +1137,13 @@ def generate(out_dir: Path, months: list[date], provinces: list[str] | None = No
 def parse_months(text: str) -> list[date]:
     """'2026-06:2026-11' (inclusive range) or '2026-06,2026-08'."""
     def one(value: str) -> date:
-        year, month = value.strip().split("-")
-        return date(int(year), int(month), 1)
+        return parse_month(value)
 
     if ":" in text:
         start, end = (one(v) for v in text.split(":", 1))
         if end < start:
             raise ValueError(f"empty month range {text}")
-        months, current = [], start
-        while current <= end:
-            months.append(current)
-            current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
-        return months
+        return month_range(start, end)
     return [one(v) for v in text.split(",") if v.strip()]
 
 

@@ -17,8 +17,10 @@ import random
 from datetime import date
 from pathlib import Path
 
-from assets.domain.catalogue import GROUP_CODES, GROUPS, MERGER_DATE
+from assets.domain.catalogue import GROUP_CODES, GROUPS
 from assets.domain.provinces import Province, province_reference
+from assets.months import FIRST_MONTH, Era, era_of, month_key, months_between, parse_month
+from assets.months import month_range as months_from_to
 from assets.sources.endpoints import LEGACY, legacy_payload, replay_relpath
 
 DEFAULT_SEED = 766
@@ -32,7 +34,7 @@ UNIT_KINDS = ("Sở Tư pháp", "Sở Tài chính", "Sở Xây dựng", "Sở Y 
 
 
 def old_provinces() -> list[Province]:
-    return sorted((p for p in province_reference() if p.era == "63"), key=lambda p: p.key)
+    return sorted((p for p in province_reference() if p.era == Era.PRE_MERGER), key=lambda p: p.key)
 
 
 def legacy_id(province: Province) -> int:
@@ -41,7 +43,7 @@ def legacy_id(province: Province) -> int:
 
 
 def _months_from(start: date, month: date) -> int:
-    return (month.year - start.year) * 12 + month.month - start.month
+    return months_between(start, month)
 
 
 def _quality(key: str, month: date, seed: int) -> float:
@@ -52,7 +54,7 @@ def _quality(key: str, month: date, seed: int) -> float:
     trend = base_rng.uniform(-0.002, 0.006)
     if key == "old:tuyen-quang":
         base, trend = 0.5, 0.008
-    t = _months_from(date(2022, 8, 1), month)
+    t = _months_from(FIRST_MONTH, month)
     noise = random.Random(f"{seed}:{key}:{month}").uniform(-0.03, 0.03)
     return max(0.2, min(0.98, base + trend * t + noise))
 
@@ -106,9 +108,9 @@ def current_rows(month: date, seed: int = DEFAULT_SEED) -> list[dict]:
     so a province's series does not jump at the merger."""
     out = []
     reference = province_reference()
-    for p in sorted((p for p in reference if p.era == "34"), key=lambda p: p.key):
+    for p in sorted((p for p in reference if p.era == Era.MERGED), key=lambda p: p.key):
         parts = [group_scores(o.key, month, seed) for o in reference
-                 if o.era == "63" and o.successor == p.key]
+                 if o.era == Era.PRE_MERGER and o.successor == p.key]
         scores = {g: round(sum(part[g] for part in parts) / len(parts), 2) for g in GROUP_CODES}
         out.append({"province_name": p.short, **{g.lower(): s for g, s in scores.items()}})
     return out
@@ -167,7 +169,7 @@ def write_bundled_spreadsheets(inbox: Path, seed: int = DEFAULT_SEED) -> list[Pa
     inbox.mkdir(parents=True, exist_ok=True)
     written = []
     for name, month, layout, dossiers in BUNDLED_SHEETS:
-        rows = (old_rows(month, seed, with_dossiers=dossiers) if month < MERGER_DATE
+        rows = (old_rows(month, seed, with_dossiers=dossiers) if era_of(month) is Era.PRE_MERGER
                 else current_rows(month, seed))
         writer = write_ranking_xlsx if name.endswith(".xlsx") else write_ranking_csv
         written.append(writer(inbox / name, month, rows, layout=layout, dossiers=dossiers))
@@ -176,13 +178,7 @@ def write_bundled_spreadsheets(inbox: Path, seed: int = DEFAULT_SEED) -> list[Pa
 
 def month_range(spec: str) -> list[date]:
     first, _, last = spec.partition(":")
-    start = date.fromisoformat(first + "-01")
-    end = date.fromisoformat((last or first) + "-01")
-    months = []
-    while start <= end:
-        months.append(start)
-        start = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    return months
+    return months_from_to(parse_month(first), parse_month(last or first))
 
 
 def main() -> None:
@@ -194,9 +190,10 @@ def main() -> None:
                         help="also drop the demo's ranking spreadsheets into this folder")
     args = parser.parse_args()
     months = month_range(args.months)
-    late = [m for m in months if m >= MERGER_DATE]
+    late = [m for m in months if era_of(m) is Era.MERGED]
     if late:
-        parser.error(f"the legacy service covers months before 2025-07, not {late[0]:%Y-%m}")
+        parser.error(f"the legacy service covers months before 2025-07, not "
+                     f"{month_key(late[0])}")
     n = write_legacy_replay(args.out, months, args.seed)
     print(f"wrote {n} legacy responses for {len(months)} month(s) into {args.out}")
     if args.inbox:

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from assets.months import month_key, parse_month
+
 SIX = "six_groups"
 MERGED = "online_merged"
 _FIXED_TIME = datetime(2024, 1, 1)
@@ -191,7 +193,7 @@ def demo_rows(month: date, seed: int = 766) -> list[dict]:
     else:
         names = [re.sub(r"^UBND\s+(tỉnh|thành phố)\s+", "", m.name, flags=re.IGNORECASE)
                  for m in maps]
-    rng = random.Random(f"{seed}:{month:%Y-%m}")
+    rng = random.Random(f"{seed}:{month_key(month)}")
     rows = []
     for name in sorted(names):
         rows.append({
@@ -212,9 +214,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--layout", choices=(SIX, MERGED), default=SIX)
     parser.add_argument("--seed", type=int, default=766)
     args = parser.parse_args(argv)
-    month = date.fromisoformat(f"{args.month}-01")
+    month = parse_month(args.month)
     rows = demo_rows(month, args.seed)
-    target = args.out / f"xep-hang-766_{month:%Y-%m}.{args.format}"
+    target = args.out / f"xep-hang-766_{month_key(month)}.{args.format}"
     if args.format == "xlsx":
         write_ranking_xlsx(target, month, rows, layout=args.layout, dossiers=True)
     else:

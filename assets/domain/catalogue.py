@@ -14,7 +14,8 @@ Rules (see docs/index.md for the evidence):
 """
 
 from dataclasses import dataclass
-from datetime import date
+
+from assets.months import MERGER_MONTH
 
 
 @dataclass(frozen=True)
@@ -131,12 +132,9 @@ BANDS: tuple[tuple[float, str], ...] = (
 )
 BANDS_ARE_PROVISIONAL = True
 
-# Provinces per era: 63 until the merger, 34 from 2025-07-01.
-MERGER_DATE = date(2025, 7, 1)
-
-
-def expected_province_count(month: date) -> int:
-    return 34 if month >= MERGER_DATE else 63
+# Provinces per era: assets/months.py (Era, expected_province_count). MERGER_DATE stays
+# for assets/staging/legacy_parse.py (the engine's file) until it imports assets.months.
+MERGER_DATE = MERGER_MONTH
 
 
 def metrics_of(group_code: str) -> list[Metric]:

@@ -15,7 +15,10 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-from assets.domain.catalogue import MERGER_DATE
+# era_of: re-exported for assets/staging/* (the engine's files) until they import
+# assets.months; it gives the plain string ("63"/"34") they store.
+from assets.months import FIRST_MONTH, MERGER_MONTH, Era, last_day, previous_month
+from assets.months import era_of as _era_of
 
 REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
 PROVINCES_FILE = "data/reference/provinces.json"  # as named in messages
@@ -61,8 +64,8 @@ def successor_of(old_name: str) -> Lineage | None:
 # ---------------------------------------------------------------------------------------
 # The versioned province reference: 63 provinces until 2025-06-30, 34 from 2025-07-01.
 
-FIRST_DAY_63 = date(2022, 8, 1)  # the index went live on the portal on 01/08/2022
-LAST_DAY_63 = date(2025, 6, 30)
+FIRST_DAY_63 = FIRST_MONTH  # the index went live on the portal on 01/08/2022
+LAST_DAY_63 = last_day(previous_month(MERGER_MONTH))
 # Centrally-run cities before the merger (Huế became one on 2025-01-01).
 _CITIES_63 = {"hà nội", "hồ chí minh", "hải phòng", "đà nẵng", "cần thơ"}
 _OLD_NAMES = {"hồ chí minh": "Hồ Chí Minh", "huế": "Thừa Thiên Huế"}
@@ -123,7 +126,7 @@ def province_reference() -> tuple[Province, ...]:
         official = re.sub(r"^UBND\s+", "", portal["departmentName"])
         official = official[0].upper() + official[1:]
         out.append(Province(
-            key=lineage.code, era="34", code=lineage.code,
+            key=lineage.code, era=Era.MERGED.value, code=lineage.code,
             department_id=portal["departmentId"], name=portal["departmentName"],
             short=short, valid_from=lineage.since, valid_to=None, successor=lineage.code,
             variants=_variants(short, official)))
@@ -131,7 +134,7 @@ def province_reference() -> tuple[Province, ...]:
             old_short = _OLD_NAMES.get(short_name(old), old)
             kind = "Thành phố" if short_name(old) in _CITIES_63 else "Tỉnh"
             out.append(Province(
-                key="old:" + ascii_key(old).replace(" ", "-"), era="63", code=None,
+                key="old:" + ascii_key(old).replace(" ", "-"), era=Era.PRE_MERGER.value, code=None,
                 department_id=None, name=f"{kind} {old_short}", short=old_short,
                 valid_from=FIRST_DAY_63, valid_to=LAST_DAY_63, successor=lineage.code,
                 variants=_variants(old_short, f"{kind} {old_short}")))
@@ -147,11 +150,12 @@ def code_of_department(department_id: str) -> str | None:
 @cache
 def _codes_by_department() -> dict[str, str]:
     return {p.department_id: p.code for p in province_reference()
-            if p.era == "34" and p.department_id}
+            if p.era == Era.MERGED and p.department_id}
 
 
 def era_of(month: date) -> str:
-    return "34" if month >= MERGER_DATE else "63"
+    """The era's stored value ("63"/"34"); assets.months.era_of gives the Era itself."""
+    return _era_of(month).value
 
 
 def resolve_province(name: str, month: date) -> Province | None:

@@ -8,14 +8,10 @@ import duckdb
 
 from assets.marts_catalogue import MARTS, REFERENCE_KEY
 from assets.metadata import add_partition_metadata, table_metadata
-from assets.partitions import (
-    FINAL_GAP_H,
-    final_rule_params,
-    monthly_partitions,
-    months_in_window,
-)
+from assets.months import FINAL_GAP_H, final_rule_params, month_key, months_following
+from assets.partitions import monthly_partitions, months_in_window
 from assets.resources import ChisoSettings, WarehouseResource
-from assets.warehouse import ensure_schema, months_after, read_sql, reference_written
+from assets.warehouse import ensure_schema, months_scored, read_sql, reference_written
 from checks.marts import MART_CHECKS, MartCheckFailed, run_mart_checks
 
 __all__ = ["MARTS", "MartCheckFailed", "mart_assets", "rebuild_months", "rebuild_checked"]
@@ -78,8 +74,9 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
                                 f"warehouse: materialize {REFERENCE_KEY.to_user_string()} "
                                 "first (every job that builds marts runs it)",
                     allow_retries=False)
-            # The month after a rebuilt one has a month-over-month change to refresh too.
-            touched = months_after(con, months)
+            # The run's months and, when scored, the months after them: their
+            # month-over-month change moves with the run's months.
+            touched = sorted({*months, *months_scored(con, months_following(months))})
             try:
                 rows, checks = rebuild_checked(con, name, touched, chiso.final_gap_h)
             except MartCheckFailed as failed:
@@ -91,7 +88,7 @@ def _mart(name: str, deps: list[dg.AssetKey], description: str):
         add_partition_metadata(context, per_month)
         return dg.MaterializeResult(check_results=checks, metadata={
             **whole, "rows": rows, "table": f"marts.{name}",
-            "months_rebuilt": ", ".join(m.isoformat()[:7] for m in touched)})
+            "months_rebuilt": ", ".join(month_key(m) for m in touched)})
 
     return build
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.months import month_key
 from assets.settings import load_settings
 
 
@@ -28,7 +29,7 @@ def focus_summary(con: duckdb.DuckDBPyConnection, code: str, month=None) -> str:
         FROM marts.province_monthly WHERE province_code = ? AND month = ?""",
                     [code, month]).fetchone()
     if p is None:
-        return f"No data for province {code} in {month:%Y-%m}."
+        return f"No data for province {code} in {month_key(month)}."
     name, total, rank, of, band, avg, best, change, final, synthetic = p
     out = [f"## {name} ({code}) — {month:%m/%Y}"
            + (" — SYNTHETIC SAMPLE DATA" if synthetic else "")
@@ -88,7 +89,7 @@ def history_summary(con: duckdb.DuckDBPyConnection, code: str) -> str:
         if layout == "online_merged":
             how = (how + "; " if how else "") + "CLGQ+TTTT merged (/22)"
         change_text = "" if change is None else f"{change:+.2f}"
-        out.append(f"| {month:%Y-%m} | {era} | {series} | {source} | {total:.2f} | "
+        out.append(f"| {month_key(month)} | {era} | {series} | {source} | {total:.2f} | "
                    f"{rank}/{of} | {change_text} | {how} |")
     return "\n".join(out)
 

@@ -8,9 +8,9 @@ import dagster as dg
 import duckdb
 
 from assets import redact
+from assets.months import month_key
 from assets.partitions import monthly_partitions, months_in_window
 from assets.resources import ChisoSettings, PortalResource, RefreshConfig, WarehouseResource
-from assets.sources.endpoints import month_key
 from assets.sources.portal import PortalError, PortalRejected
 
 from .crawl import crawl_month

@@ -4,15 +4,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from assets.domain.catalogue import expected_province_count
 from assets.domain.provinces import (
     PROVINCES_FILE,
     code_of_department,
-    era_of,
     province_reference,
     resolve_province,
 )
-from assets.sources.endpoints import GROUP_ENDPOINTS, LEGACY, NATIONAL, month_key
+from assets.months import Era, era_of, expected_province_count, month_key
+from assets.sources.endpoints import GROUP_ENDPOINTS, LEGACY, NATIONAL
 from assets.sources.portal import (
     FetchedPage,
     PortalBadResponse,
@@ -38,7 +37,7 @@ def crawl_month(client: PortalClient, store: RawStore, month: date,
                 provinces: tuple[str, ...] | None, log=None) -> CrawlResult:
     """Fetch and keep everything for one month; the manifest says whether it completed."""
     client.start_crawl()  # CHISO_CRAWL_DEADLINE_S counts from here, for this month
-    if era_of(month) == "63":
+    if era_of(month) is Era.PRE_MERGER:
         return crawl_legacy_month(client, store, month, provinces, log)
     session = CaptureSession(store, month, client.description)
     try:
@@ -119,7 +118,7 @@ def crawl_legacy_month(client: PortalClient, store: RawStore, month: date,
             on_response=lambda r: session.keep(r, province_code="national", province_id=None))
         listed = ranking[0].data["rows"]
         wanted = set(provinces) if provinces is not None else None
-        unknown = sorted(wanted - {p.key for p in province_reference() if p.era == "34"}) \
+        unknown = sorted(wanted - {p.key for p in province_reference() if p.era == Era.MERGED}) \
             if wanted else []
         if unknown:
             ctx = RequestContext(LEGACY, month, "national")

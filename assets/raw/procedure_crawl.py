@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.months import VIETNAM, month_key
+from assets.months import VIETNAM, current_month, month_key
 from assets.sources.endpoints import (
     CATALOGUE_PAGE_SIZE,
     FORMALITIES,
@@ -84,7 +84,7 @@ def crawl_catalogue(client: PortalClient, store: RawStore, now: datetime,
     """Every page of ``/formalities``, kept raw, then read strictly: a page that does not
     parse fails the crawl (its manifest says so), naming the file, the page and the field."""
     client.start_crawl()
-    month = now.astimezone(VIETNAM).date().replace(day=1)
+    month = current_month(now)
     session = CaptureSession(store, month, SOURCE, folder=PROCEDURE_SESSIONS, label=CATALOGUE)
     session.extra["client"] = client.description
     try:

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from assets.partitions import final_from
+from assets.months import final_from, month_key
 from assets.redact import redact
-from assets.sources.endpoints import formality_of, month_key, safe_segment
+from assets.sources.endpoints import formality_of, safe_segment
 from assets.sources.portal import PortalResponse
 
 SESSIONS = "_sessions"
@@ -189,7 +189,7 @@ def latest_complete_session(store: RawStore, month: date) -> tuple[Path, dict] |
     return None
 
 
-# A month's figures keep moving until some days after it ends (assets/partitions.py, the
+# A month's figures keep moving until some days after it ends (assets/months.py, the
 # same rule as marts.province_monthly.is_final): a crawl that started later is the month's
 # final word.
 

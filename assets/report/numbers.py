@@ -27,8 +27,8 @@ def vn(value: float | None, digits: int = 2, sign: bool = False) -> str:
 
 def vn_time(ts) -> str:
     """A timestamp as Vietnam time (UTC+7): 05/08/2026 10:00 (giờ Việt Nam)."""
-    from datetime import UTC, timedelta
+    from assets.months import VIETNAM
 
     if ts is None:
         return "–"
-    return f"{(ts.astimezone(UTC) + timedelta(hours=7)):%d/%m/%Y %H:%M} (giờ Việt Nam)"
+    return f"{ts.astimezone(VIETNAM):%d/%m/%Y %H:%M} (giờ Việt Nam)"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import jinja2
 
+from assets.months import month_key
+
 from . import charts
 from .data import Scorecard
 from .numbers import COMBINED, METHODS, UNIT_TYPES, vn, vn_time
@@ -67,7 +69,7 @@ def _write(path: Path, data: bytes) -> None:
 
 def write_scorecard(card: Scorecard, reports_dir: Path, published: Path) -> Path:
     """Write the month's page and charts; returns the HTML file."""
-    out = reports_dir / f"{card.month:%Y-%m}"
+    out = reports_dir / month_key(card.month)
     out.mkdir(parents=True, exist_ok=True)
     pngs = draw_charts(card)
     for name, png in pngs.items():

@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.months import month_key
 from assets.partitions import monthly_partitions, months_in_window
 from assets.publish.summary import focus_summary
 from assets.resources import ChisoSettings
@@ -64,10 +65,10 @@ def scorecard(context: dg.AssetExecutionContext, chiso: ChisoSettings):
         for month in sorted(set(run_months) | ({newest} if newest else set())):
             card = load_scorecard(con, code, month)
             if card is None:
-                context.log.warning(f"no published data for {code} in {month:%Y-%m}: no page")
+                context.log.warning(f"no published data for {code} in {month_key(month)}: no page")
                 continue
             pages[month] = write_scorecard(card, out, chiso.published_path)
-            context.log.info(f"scorecard {code} {month:%Y-%m}: {pages[month]}")
+            context.log.info(f"scorecard {code} {month_key(month)}: {pages[month]}")
         preview = focus_summary(con, code, newest) if newest else ""
     if newest is None:
         raise dg.Failure(f"No published data for the focus province {code} in any month: "

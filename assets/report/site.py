@@ -26,12 +26,13 @@ from pathlib import Path
 import duckdb
 import jinja2
 
+from assets.months import Era, era_of, month_key
+
 from .data import load_scorecard
 from .numbers import COMBINED, METHODS, UNIT_TYPES, vn, vn_time
 from .priority import rank_actions
 from .procedures import procedure_section
 
-MERGER = date(2025, 7, 1)
 HERE = Path(__file__).parent
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -139,7 +140,7 @@ def trend_svg(history: list[dict]) -> str:
                + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
     step = max(1, n // 12)
     for i, (h, (x, y)) in enumerate(zip(history, pts, strict=True)):
-        estimate = h["month"] < MERGER
+        estimate = era_of(h["month"]) is Era.PRE_MERGER
         fill = "#fff" if estimate else "#1f3b73"
         out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{fill}" '
                    f'stroke="#1f3b73"><title>{h["month"]:%m/%Y}: {vn(h["total_score"])}'
@@ -235,7 +236,7 @@ def _neighbours(rows: list[dict], focus: str) -> tuple[dict | None, dict | None]
 
 def render_index(data: SiteData, month: date, css: str, root: str, built: str) -> str:
     rows = data.by_month[month]
-    estimate = month < MERGER
+    estimate = era_of(month) is Era.PRE_MERGER
     above, below = _neighbours(rows, data.focus)
     focus_row = next((r for r in rows if r["province_code"] == data.focus), None)
     return _ENV.get_template("site_index.html.j2").render(
@@ -259,7 +260,7 @@ def render_page(data: SiteData, month: date, code: str, css: str, built: str,
         groups=data.groups.get((month, code), []), priority=data.priority(month, code),
         has_detail=bool(data.whatif.get((month, code))),
         predecessors=data.predecessors.get((month, code), []),
-        estimate=month < MERGER, combined=COMBINED, sources=SOURCES,
+        estimate=era_of(month) is Era.PRE_MERGER, combined=COMBINED, sources=SOURCES,
         focus=code == data.focus, card=card, methods=METHODS, unit_types=UNIT_TYPES,
         vn_time=vn_time, links=links or {}, procedures=procedures)
 
@@ -285,13 +286,13 @@ def build_site(published: Path, out: Path, focus: str, force: bool = False) -> d
                           data.months[i + 1] if i + 1 < len(data.months) else None)
             h = chain.copy()
             h.update(repr(neighbours).encode())
-            keys[f"{month:%Y-%m}"] = h.hexdigest()
+            keys[month_key(month)] = h.hexdigest()
         for month in data.months:
-            folder = out / f"{month:%Y-%m}"
+            folder = out / month_key(month)
             codes = [r["province_code"] for r in data.by_month[month]]
             pages[month] = {c: folder / f"{c}.html" for c in codes}
-            key = keys[f"{month:%Y-%m}"]
-            if (not force and old.get("months", {}).get(f"{month:%Y-%m}") == key
+            key = keys[month_key(month)]
+            if (not force and old.get("months", {}).get(month_key(month)) == key
                     and all(p.exists() for p in pages[month].values())):
                 continue
             folder.mkdir(exist_ok=True)

@@ -4,10 +4,13 @@ One helper builds a request and one names its recording, so the live client, the
 replay client, the local test server and the sample generator cannot disagree.
 """
 
-import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
+
+# month_key is also imported from here by assets/staging/* (the engine's files) until
+# they import assets.months; everything else imports it from there.
+from assets.months import last_day, month_key, parse_month
 
 # The portal's public evaluation dashboard ("Đánh giá chất lượng phục vụ"), where the
 # browser transport starts; relative to CHISO_PORTAL_URL. Taken from public client code,
@@ -94,10 +97,6 @@ def catalogue_payload(page: int = 1, page_size: int = CATALOGUE_PAGE_SIZE) -> di
     return {"currentPage": page, "pageSize": page_size}
 
 
-def month_key(month: date) -> str:
-    return f"{month.year:04d}-{month.month:02d}"
-
-
 def legacy_payload(month: date, province_id: str | None = None) -> dict:
     """The ``params`` of the legacy service for one month: every province (``p_tinh_id``
     0) or one province's units."""
@@ -119,9 +118,8 @@ def month_payload(endpoint: Endpoint, month: date, *, province_id: str | None = 
     if formality_id is not None and endpoint.group_code not in PROCEDURE_GROUPS:
         raise ValueError(f"{endpoint.name} does not answer per procedure")
     if endpoint.date_range:
-        last = calendar.monthrange(month.year, month.month)[1]
-        key = month_key(month)
-        body: dict = {"fromDate": f"{key}-01", "toDate": f"{key}-{last:02d}"}
+        body: dict = {"fromDate": parse_month(month).isoformat(),
+                      "toDate": last_day(month).isoformat()}
     else:
         body = {"timeType": "month", "year": month.year, "month": month.month}
     if endpoint is NATIONAL:
@@ -144,8 +142,7 @@ def payload_month(payload: dict) -> date:
     if "fromDate" in payload:
         start = date.fromisoformat(payload["fromDate"])
         end = date.fromisoformat(payload["toDate"])
-        last = calendar.monthrange(start.year, start.month)[1]
-        if start.day != 1 or end != start.replace(day=last):
+        if start.day != 1 or end != last_day(start):
             raise ValueError(f"not a whole month: {payload['fromDate']}..{payload['toDate']}")
         return start
     if payload.get("timeType") != "month":

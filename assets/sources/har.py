@@ -19,13 +19,14 @@ naming the entry and field.
 
 import base64
 import binascii
-import calendar
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from assets.months import last_day, month_key, month_range
 
 from .endpoints import LEGACY, Endpoint, endpoint_for_path
 
@@ -141,31 +142,34 @@ def _request_body(entry: dict, file: str, n: int, url: str) -> dict:
     return payload
 
 
+QUARTER_STARTS = (1, 4, 7, 10)
+
+
 def _period(payload: dict, endpoint: Endpoint) -> tuple[str, str, date | None]:
     """(kind, label, month or None) of a request body."""
     if endpoint is LEGACY:
         year, month = int(payload.get("p_nam") or 0), int(payload.get("p_thang") or 0)
         if month and not payload.get("p_quy") and not payload.get("p_6thang"):
-            return "month", f"{year:04d}-{month:02d}", date(year, month, 1)
+            first = date(year, month, 1)
+            return "month", month_key(first), first
         return "range", json.dumps(payload, sort_keys=True), None
     if "fromDate" in payload or "toDate" in payload:
         start = date.fromisoformat(str(payload.get("fromDate")))
         end = date.fromisoformat(str(payload.get("toDate")))
-        last = calendar.monthrange(start.year, start.month)[1]
-        if start.day == 1 and end == start.replace(day=last):
-            return "month", f"{start:%Y-%m}", start
-        if start.month == 1 and start.day == 1 and end == date(start.year, 12, 31):
+        whole_months = month_range(start, end) if start.day == 1 and end == last_day(end) else []
+        if len(whole_months) == 1:
+            return "month", month_key(start), start
+        if len(whole_months) == 12 and start.month == 1:
             return "year", f"{start.year}", None
-        if start.day == 1 and start.month % 3 == 1 and end.month == start.month + 2 \
-                and end.year == start.year and end.day == calendar.monthrange(
-                    end.year, end.month)[1]:
-            return "quarter", f"{start.year}-Q{(start.month - 1) // 3 + 1}", None
+        if len(whole_months) == 3 and start.month in QUARTER_STARTS:
+            return "quarter", f"{start.year}-Q{QUARTER_STARTS.index(start.month) + 1}", None
         return "range", f"{start}..{end}", None
     kind = payload.get("timeType")
     year = int(payload["year"])
     if kind == "month":
         month = int(payload["month"])
-        return "month", f"{year:04d}-{month:02d}", date(year, month, 1)
+        first = date(year, month, 1)
+        return "month", month_key(first), first
     if kind == "quarter":
         return "quarter", f"{year}-Q{int(payload['quarter'])}", None
     if kind == "year":

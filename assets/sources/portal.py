@@ -23,16 +23,11 @@ from pathlib import Path
 import requests
 import urllib3
 
+from assets.months import month_key
 from assets.redact import redact, register_secret
 from assets.settings import clean_token
 
-from .endpoints import (
-    DEFAULT_PAGE_SIZE,
-    Endpoint,
-    month_key,
-    month_payload,
-    replay_relpath,
-)
+from .endpoints import DEFAULT_PAGE_SIZE, Endpoint, month_payload, replay_relpath
 
 
 @dataclass

@@ -31,8 +31,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
+from assets.months import FIRST_MONTH, month_key
+
 HEADER_SEARCH_ROWS = 20
-FIRST_MONTH = date(2022, 8, 1)  # the index went live on the portal on 01/08/2022
 
 # field -> maximum points (for a range check; online_combined is CLGQ 12 + TTTT 10)
 SCORE_MAX: dict[str, float] = {
@@ -226,7 +227,7 @@ def _month_or_reason(year: int, month: int) -> date | str:
         return f"impossible month {month:02d}/{year}"
     found = date(year, month, 1)
     if found < FIRST_MONTH:
-        return f"month {month:02d}/{year} is before the index existed (08/2022)"
+        return f"month {month:02d}/{year} is before the index existed ({FIRST_MONTH:%m/%Y})"
     if found.year > 2100:
         return f"implausible year {year}"
     return found
@@ -472,7 +473,7 @@ def read_ranking(path: Path, *, month_hint: date | None = None,
     is_synthetic = "synthetic" in folded_title or "mo phong" in folded_title
 
     month = _period(file, path, title, month_hint)
-    period = f"{month:%Y-%m}"
+    period = month_key(month)
 
     def fail(row: int | None, field: str, detail: str, province: str | None = None):
         return SpreadsheetError(file, period, row, field, detail, province)
@@ -609,7 +610,7 @@ def _period(file: str, path: Path, title: str, month_hint: date | None) -> date:
     if len(in_name) > 1:
         raise SpreadsheetError(file, None, None, "period",
                                "the file name names several months: "
-                               + ", ".join(f"{m:%Y-%m}" for m in in_name))
+                               + ", ".join(month_key(m) for m in in_name))
     if in_name:
         return in_name[0]
     if month_hint is not None:

@@ -39,12 +39,13 @@ import dagster as dg
 
 from assets.domain.provinces import era_of, province_reference
 from assets.marts.build import MARTS, rebuild_months
+from assets.months import months_following
 from assets.raw.store import SESSIONS, RawStore, stamp, write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, month_key, safe_segment
 from assets.sources.har import HarError, PortalAnswer, portal_answers, read_har
 from assets.sources.portal import PortalResponse, page_rows
-from assets.warehouse import ensure_schema, months_after, refresh_reference
+from assets.warehouse import ensure_schema, months_scored, refresh_reference
 
 from .inbox import NAME_MAX, SIDECAR_SUFFIX, file_sha256, fit_name
 from .parse import StagingError
@@ -343,7 +344,7 @@ def stage_and_publish(con, store: RawStore, months: list[date], chiso: ChisoSett
                          + run.report.failures_text(), allow_retries=False)
     load_daily(con, store, months, run_id)
     refresh_reference(con)
-    touched = months_after(con, months)
+    touched = sorted({*months, *months_scored(con, months_following(months))})
     rows = {name: rebuild_months(con, name, touched, chiso.final_gap_h) for name in MARTS}
     publish_copy(con, chiso.published_path)
     return {"sessions": run.sessions, "unchanged": run.unchanged, "touched": touched,

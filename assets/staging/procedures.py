@@ -28,6 +28,7 @@ from datetime import date, datetime
 import msgspec
 import polars as pl
 
+from assets.months import month_key
 from assets.sources.endpoints import ENDPOINTS
 from assets.staging.parse import PROVENANCE, UNIT, StagingError
 
@@ -119,7 +120,7 @@ class _Where:
     """Names file, period, unit and field in an error."""
 
     def __init__(self, capture: dict, month: date, body: bytes):
-        self.file, self.month, self.body = capture["path"], month.isoformat()[:7], body
+        self.file, self.month, self.body = capture["path"], month_key(month), body
         self.procedure = capture.get("formality_id")
 
     def fail(self, unit: str, field_name: str, detail: str) -> StagingError:

@@ -275,7 +275,7 @@ COMMENT ON COLUMN marts.province_month_scores.rank_of_time IS 'Reported rows: ra
 COMMENT ON COLUMN marts.province_month_scores.ranked_of_time IS 'Reported rows: number of provinces that month.';
 
 COMMENT ON COLUMN marts.province_monthly.is_final IS 'True once the month has stopped changing after it closed (00:00 on the 1st, Vietnam time): the captures after the close have held the same scores for at least 24 h (CHISO_FINAL_GAP_H; final_reason unchanged_after_close), or the capture was taken 5 days or more after the close, Vietnam time (captured_5_days_after_close), or the month comes from the legacy service or a ranking spreadsheet and its period is over (period_closed). An open month keeps moving.';
-COMMENT ON COLUMN marts.province_monthly.final_reason IS 'Why is_final is true: unchanged_after_close, captured_5_days_after_close or period_closed; NULL while the month may still move. The rule lives in assets/partitions.py.';
+COMMENT ON COLUMN marts.province_monthly.final_reason IS 'Why is_final is true: unchanged_after_close, captured_5_days_after_close or period_closed; NULL while the month may still move. The rule lives in assets/months.py.';
 
 COMMENT ON TABLE marts.province_daily IS 'How a month''s scores moved day by day: one row per province and day on which the national summary was captured (the last capture of that day, Asia/Ho_Chi_Minh). Every nightly capture is kept; the other marts use the latest.';
 COMMENT ON COLUMN marts.province_daily.month IS 'First day of the month scored.';

@@ -6,7 +6,7 @@
 -- today's 34 provinces recombined from its predecessors (combine_method), under
 -- today's code, so WHERE province_code = 'H60' ORDER BY month is one series.
 -- $months: the months to (re)build. The finality rule's constants come from
--- assets/partitions.py (final_rule_params): $final_tz, $final_after_days, $final_gap_h,
+-- assets/months.py (final_rule_params): $final_tz, $final_after_days, $final_gap_h,
 -- $final_by_period (sources final once their period is over) and $today (Vietnam date).
 WITH s AS (
     SELECT * FROM marts.province_month_scores
@@ -63,7 +63,7 @@ SELECT r.month, r.province_id, r.province_code, r.province_name, r.total_score, 
        -- scores have two decimals; so do differences of them
        round(r.best_score - r.total_score, 2) AS gap_to_best,
        round(r.total_score - prev.previous_total, 2) AS score_change,
-       -- a month keeps moving until some days after it ends (assets/partitions.py)
+       -- a month keeps moving until some days after it ends (assets/months.py)
        r.final_reason IS NOT NULL AS is_final, r.final_reason,
        r.captured_at, r.is_synthetic, r.era, r.series, r.source, r.layout, r.province_key,
        r.successor_code, r.rank_reported, r.rank_note, r.online_combined AS online_combined_score,
