@@ -8,10 +8,8 @@ mistaken for it). Three things read that tag:
 
 - ``python -m tools.launch`` sweeps before it launches anything;
 - every run sweeps when its first step starts (``ChisoRunSettings``, pipelines/resources.py);
-- the Dagster daemon's run monitoring (``dg dev`` or ``dagster-daemon``; dagster.yaml
-  ``run_monitoring`` and ``run_launcher: ChisoRunLauncher``) asks
-  ``check_run_worker_health`` about every STARTED run, marks a dead one failed and frees
-  its slots (``free_slots_after_run_end_seconds``).
+- while the Dagster daemon is up (``dg dev`` or ``dagster-daemon``), the sensor
+  ``dead_run_sweeper`` (pipelines/sensors.py) sweeps every 30 s; it launches nothing.
 
 A run on another host, or without the tag, is never touched: nothing can tell here
 whether it is alive. ``python -m tools.launch --free RUN_ID`` frees one by hand.
@@ -103,23 +101,3 @@ def sweep_dead_runs(instance: dg.DagsterInstance, exclude: tuple[str, ...] = ())
                                  "freed. Re-execute it from failure, or launch it again.")
         swept.append(run.run_id)
     return swept
-
-
-class ChisoRunLauncher(dg.DefaultRunLauncher):
-    """Dagster's default launcher, plus a health check for run monitoring: a run whose
-    recorded process is gone is reported failed (the daemon then marks it so)."""
-
-    @property
-    def supports_check_run_worker_health(self) -> bool:
-        return True
-
-    def check_run_worker_health(self, run: dg.DagsterRun):
-        # No public import in Dagster 1.13: a launcher's health check must return this
-        # private type (Dagster's own launchers import it the same way).
-        from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-
-        identity = run.tags.get(PROCESS_TAG)
-        if identity and process_is_gone(identity):
-            return CheckRunHealthResult(WorkerStatus.FAILED,
-                                        f"the process running it ({identity}) is gone")
-        return CheckRunHealthResult(WorkerStatus.RUNNING)

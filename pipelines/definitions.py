@@ -25,7 +25,7 @@ from .procedures import (
 )
 from .resources import build_resources
 from .schedules import check_freshness_hourly, nightly_refresh
-from .sensors import history_after_import, spreadsheet_inbox
+from .sensors import dead_run_sweeper, history_after_import, spreadsheet_inbox
 
 # Offline by default: no usage statistics leave the machine.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -42,7 +42,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
               catalogue_job, procedures_job],
         schedules=[nightly_refresh, check_freshness_hourly, weekly_procedure_catalogue,
                    nightly_procedures],
-        sensors=[spreadsheet_inbox, history_after_import],
+        sensors=[spreadsheet_inbox, history_after_import, dead_run_sweeper],
         resources=build_resources(settings),
     )
 

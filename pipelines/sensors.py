@@ -1,4 +1,4 @@
-"""Sensors: the inbox watcher and the rebuild after an import."""
+"""Sensors: the inbox watcher, the rebuild after an import, the dead-run sweeper."""
 
 from datetime import date
 
@@ -11,6 +11,7 @@ from assets.staging.inbox import inbox_key, pending_files, stable_files
 from assets.staging.sheet_import import SHEETS_KEY, ImportConfig, inbox_dir, months_of
 from checks.freshness import PUBLISH_KEY
 
+from .dead_runs import sweep_dead_runs
 from .jobs import history_job, import_job
 from .tags import range_tags
 
@@ -100,3 +101,16 @@ def history_after_import(context: dg.SensorEvaluationContext,
     return [dg.RunRequest(run_key=f"history-{asset_event.run_id}-{month_key(first)}",
                           tags=range_tags(first, last))
             for first, last in month_blocks(months)]
+
+
+@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="While the daemon is up: every 30 s, runs whose process is gone "
+                       "(killed, out of memory, a reboot) are marked failed and their pool "
+                       "slots freed (pipelines/dead_runs.py). Launches nothing.")
+def dead_run_sweeper(context: dg.SensorEvaluationContext):
+    swept = sweep_dead_runs(context.instance)
+    for run_id in swept:
+        context.log.warning(f"run {run_id} had lost its process: marked failed, its pool "
+                            "slots freed")
+    return dg.SkipReason(f"marked failed: {', '.join(swept)}" if swept
+                         else "no run has lost its process")

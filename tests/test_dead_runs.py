@@ -3,7 +3,6 @@
 The whole story (a run killed mid-crawl / mid-publish on a persistent instance, the next
 launch frees it) is in tests/test_crash.py."""
 
-import socket
 import subprocess
 import sys
 
@@ -11,7 +10,6 @@ import dagster as dg
 
 from pipelines.dead_runs import (
     PROCESS_TAG,
-    ChisoRunLauncher,
     process_identity,
     process_is_gone,
     sweep_dead_runs,
@@ -56,12 +54,15 @@ def test_the_sweep_fails_only_runs_whose_recorded_process_is_gone():
                       untagged.run_id: dg.DagsterRunStatus.STARTED}
 
 
-def test_run_monitoring_hears_from_the_launcher_that_the_worker_is_gone():
-    launcher = ChisoRunLauncher()
-    assert launcher.supports_check_run_worker_health
-    dead = dg.DagsterRun(job_name="j", tags={PROCESS_TAG: a_dead_process()})
-    alive = dg.DagsterRun(job_name="j", tags={PROCESS_TAG: process_identity()})
-    elsewhere = dg.DagsterRun(job_name="j", tags={PROCESS_TAG: f"{socket.gethostname()}x:1:1"})
-    assert launcher.check_run_worker_health(dead).status.value == "FAILED"
-    for run in (alive, elsewhere, dg.DagsterRun(job_name="j")):
-        assert launcher.check_run_worker_health(run).status.value == "RUNNING"
+def test_the_sweeper_sensor_marks_a_dead_run_failed_and_launches_nothing():
+    from pipelines.sensors import dead_run_sweeper
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        dead = started_run(instance, a_dead_process())
+        alive = started_run(instance, process_identity())
+        result = dead_run_sweeper(dg.build_sensor_context(instance=instance))
+        assert isinstance(result, dg.SkipReason) and dead.run_id in result.skip_message
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED
+        again = dead_run_sweeper(dg.build_sensor_context(instance=instance))
+        assert again.skip_message == "no run has lost its process"
