@@ -10,11 +10,11 @@ from assets.publish.analyst_copy import analyst_copy
 from assets.raw.captures import portal_captures
 from assets.report.scorecard import scorecard
 from assets.settings import Settings, load_settings
-from assets.staging.har_import import har_captures
 from assets.staging.sheet_import import spreadsheet_scores
 from assets.staging.step import staging_tables
 from checks.freshness import freshness_checks
 
+from .after_import import har_captures
 from .jobs import (
     check_freshness_hourly,
     freshness_job,

@@ -15,27 +15,12 @@ import polars as pl
 from assets.domain.catalogue import GROUP_CODES, MERGER_DATE
 from assets.domain.provinces import era_of, province_reference, resolve_province
 from assets.sources.endpoints import month_key
+from assets.tables import DAILY, GROUP_COLUMNS, HISTORY
 
-from .parse import SCHEMAS, StagingError
+from .parse import StagingError
 
-HISTORY_TABLE = "history_scores"
-GROUP_COLUMNS = tuple(g.lower() for g in GROUP_CODES)
-HISTORY_SCHEMA: dict[str, pl.DataType] = {
-    "month": pl.Date, "era": pl.String, "source": pl.String, "level": pl.String,
-    "province_key": pl.String, "province_code": pl.String, "province_id": pl.String,
-    "province_name": pl.String, "province_name_written": pl.String,
-    "successor_code": pl.String, "source_id": pl.String, "unit_id": pl.String,
-    "unit_name": pl.String, "rank_reported": pl.Int32,
-    **{g: pl.Float64 for g in GROUP_COLUMNS},
-    "online_combined": pl.Float64, "total_score": pl.Float64,
-    "dossiers_received": pl.Float64, "layout": pl.String,
-    "captured_at": pl.Datetime("us", "UTC"), "raw_sha256": pl.String, "raw_path": pl.String,
-    "is_synthetic": pl.Boolean,
-    # spreadsheets: why rank_reported is empty (the STT column was a row number)
-    "rank_note": pl.String,
-}
-# The national summary of every complete crawl of a month (staging/nightly.py).
-DAILY_SCHEMA: dict[str, pl.DataType] = {**SCHEMAS["national_summary"], "session": pl.String}
+HISTORY_SCHEMA = HISTORY
+DAILY_SCHEMA = DAILY
 
 
 def empty_history() -> pl.DataFrame:
