@@ -39,10 +39,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.domain.provinces import era_of, province_reference
+from assets.domain.provinces import province_reference
+from assets.months import Era, era_of, month_key
 from assets.raw.store import SESSIONS, RawStore, stamp, write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
-from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, month_key, safe_segment
+from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, safe_segment
 from assets.sources.har import HarError, PortalAnswer, portal_answers, read_har
 from assets.sources.portal import PortalResponse, page_rows
 from assets.warehouse import ensure_schema
@@ -70,7 +71,7 @@ class MonthCapture:
 
     @property
     def complete(self) -> bool:
-        return not self.missing and era_of(self.month) == "34"
+        return not self.missing and era_of(self.month) == Era.MERGED
 
 
 @dataclass
@@ -86,7 +87,7 @@ class HarImport:
 def _codes(answers: list[PortalAnswer]) -> dict[str, str]:
     """departmentId → code: the reference of the 34, then any national summary in the HAR."""
     codes = {p.department_id: p.code for p in province_reference()
-             if p.era == "34" and p.department_id}
+             if p.era == Era.MERGED and p.department_id}
     for a in answers:
         if a.endpoint is NATIONAL:
             data = json.loads(a.body)["data"]
@@ -191,7 +192,7 @@ def keep_answers(store: RawStore, name: str, sha: str, answers: list[PortalAnswe
             mc.captures.append(store.save(resp, month=month, province_code=code,
                                           province_id=a.province_id))
         mc.missing = missing_for_month(items, provinces, codes)
-        if era_of(month) != "34":
+        if era_of(month) != Era.MERGED:
             mc.missing.append("months before 2025-07 are staged from the legacy service's "
                               "crawl only")
         result.months.append(mc)
@@ -343,7 +344,7 @@ class Downstream:
 AfterStaging = Callable[[duckdb.DuckDBPyConnection, list[date], ChisoSettings], Downstream]
 
 
-def stage_months(con, store: RawStore, months: list[date], run_id: str, log,
+def stage_har_months(con, store: RawStore, months: list[date], run_id: str, log,
                  spill_root: Path) -> dict:
     """Stage the months (latest complete capture, crawl or HAR, wins) and every crawl's
     national summary, through the staging engine; a failure raises with nothing
@@ -414,7 +415,7 @@ def har_captures_asset(after_staging: AfterStaging) -> dg.AssetsDefinition:
             # a failure here leaves the HARs in the inbox: the next run imports them again
             with warehouse.get_connection() as con:
                 ensure_schema(con)
-                staged = stage_months(con, store, months, context.run.run_id, context.log,
+                staged = stage_har_months(con, store, months, context.run.run_id, context.log,
                                       Path(warehouse.database).parent)
                 after = after_staging(con, months, chiso)
             staged.update(touched=after.touched, **after.detail)

@@ -12,9 +12,9 @@ from datetime import date, datetime
 
 import polars as pl
 
-from assets.domain.catalogue import GROUP_CODES, MERGER_DATE
-from assets.domain.provinces import era_of, province_reference, resolve_province
-from assets.sources.endpoints import month_key
+from assets.domain.catalogue import GROUP_CODES
+from assets.domain.provinces import province_reference, resolve_province
+from assets.months import era_of, expected_province_count, month_key
 from assets.tables import DAILY, GROUP_COLUMNS, HISTORY
 
 from .parse import StagingError
@@ -58,7 +58,7 @@ def parse_legacy_capture(capture: dict, body: bytes, month: date) -> list[dict]:
     if not isinstance(rows, list):
         raise StagingError(file, month_key(month), "-", "body", "not a JSON array of rows")
     tinh = int((capture.get("payload") or {}).get("p_tinh_id") or 0)
-    base = {"month": month, "era": era_of(month), "source": "legacy_api",
+    base = {"month": month, "era": era_of(month).value, "source": "legacy_api",
             "layout": "six_groups",
             "captured_at": datetime.fromisoformat(capture["captured_at"]),
             "raw_sha256": capture["sha256"], "raw_path": file,
@@ -120,6 +120,7 @@ def history_summaries(df: pl.DataFrame) -> dict[str, pl.DataFrame]:
     provinces = df.filter(pl.col("level") == "province")
     counts = (provinces.group_by("month", "source", "raw_sha256")
               .agg(pl.col("raw_path").first(), pl.len().cast(pl.Int64).alias("provinces"))
-              .with_columns(pl.when(pl.col("month") >= MERGER_DATE).then(34).otherwise(63)
-                  .cast(pl.Int64).alias("expected")))
+              .with_columns(pl.col("month").map_elements(expected_province_count,
+                                                         return_dtype=pl.Int64)
+                            .alias("expected")))
     return {"history_totals": totals, "history_counts": counts}

@@ -28,9 +28,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.domain.provinces import era_of
 from assets.metadata import whole_table_metadata
-from assets.months import month_key
+from assets.months import era_of, month_key
 from assets.raw.store import RawStore, write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.tables import asset_key
@@ -103,7 +102,8 @@ def sheet_rows(table, sha: str, raw_rel: str, received: datetime) -> list[dict]:
     for row in table.rows:
         label = f"row {row.row_number} ({row.province_name})"
         rec = {
-            "month": month, "era": era_of(month), "source": "spreadsheet", "level": "province",
+            "month": month, "era": era_of(month).value, "source": "spreadsheet",
+            "level": "province",
             "source_id": None, "unit_id": None, "unit_name": None,
             "rank_reported": row.rank_reported, "ckmb": row.ckmb, "tdgq": row.tdgq,
             "clgq": row.clgq, "tttt": row.tttt, "online_combined": row.online_combined,
@@ -229,14 +229,21 @@ SHEET_PATH = StagedPath(
     check_blocking=False)
 
 
-@dg.asset(
-    key=SHEETS_KEY, group_name="staging", pool="duckdb_warehouse", kinds={"duckdb", "excel"},
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        SHEETS_KEY, group_name="staging", kinds={"duckdb", "excel"},
+        description="Province rankings from spreadsheets staff exported (.xlsx/.csv, both "
+                    "the six-column and the merged Dịch vụ trực tuyến /22 layouts), from the "
+                    "inbox.")],
     check_specs=[*SHEET_PATH.check_specs(),
                  dg.AssetCheckSpec("inbox_files_accepted", asset=SHEETS_KEY,
                                    description="Every file in the run was imported (a "
                                                "warning names the rejected ones and why).")],
-    description="Province rankings from spreadsheets staff exported (.xlsx/.csv, both the "
-                "six-column and the merged Dịch vụ trực tuyến /22 layouts), from the inbox.",
+    pool="duckdb_warehouse",
+    # the op's name as when it was a single @asset (run config names it)
+    name="staging__spreadsheet_scores",
+    # a suite that did not run (no file was read) yields no result: not executed
+    can_subset=True,
 )
 def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
                        chiso: ChisoSettings, warehouse: WarehouseResource):
@@ -288,7 +295,7 @@ def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
     imported = [o for o in outcomes if o.status == "imported"]
     rejected = [o for o in outcomes if o.status == "rejected"]
     months = sorted({o.month for o in imported})
-    yield dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key=SHEETS_KEY, metadata={
         **table_meta,
         "months": ",".join(month_key(m) for m in months),
         "imported": "\n".join(f"{o.name}: {month_key(o.month)}, {o.rows} rows" for o in imported)
