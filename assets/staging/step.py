@@ -225,7 +225,7 @@ def staging_tables(context: dg.AssetExecutionContext, config: StagingConfig,
                 add_partition_metadata(context, per_month, asset_key=key)
         for path in MONTHLY_PATHS:
             run = staged[path.name]
-            if path is not PORTAL_PATH and not run.changed:
+            if path is not PORTAL_PATH and not run.validated:
                 extra = {"rows_loaded": 0, "not_reloaded": "nothing new for this table"}
             else:
                 extra = {"not_reloaded": "\n".join(f"{k}: {v}" for k, v in
