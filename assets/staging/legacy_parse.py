@@ -1,5 +1,6 @@
 """Province scores before today's API: the legacy service's rows and the ranking
-spreadsheets, in one typed table ``staging.history_scores``.
+spreadsheets, in one layout (``assets.tables.HISTORY``: ``staging.legacy_scores`` and
+``staging.spreadsheet_scores``).
 
 Pure functions (no Dagster): rows are matched to the province reference of their era
 (any spelling, NFC or NFD, with or without diacritics); a name that matches no province
@@ -15,16 +16,13 @@ import polars as pl
 from assets.domain.catalogue import GROUP_CODES
 from assets.domain.provinces import province_reference, resolve_province
 from assets.months import era_of, expected_province_count, month_key
-from assets.tables import DAILY, GROUP_COLUMNS, HISTORY
+from assets.tables import GROUP_COLUMNS, HISTORY
 
 from .parse import StagingError
 
-HISTORY_SCHEMA = HISTORY
-DAILY_SCHEMA = DAILY
-
 
 def empty_history() -> pl.DataFrame:
-    return pl.DataFrame(schema=HISTORY_SCHEMA)
+    return pl.DataFrame(schema=HISTORY)
 
 
 def _number(value, *, file: str, month: date, unit: str, field: str) -> float | None:
@@ -104,7 +102,7 @@ def parse_legacy_capture(capture: dict, body: bytes, month: date) -> list[dict]:
 def frame(rows: list[dict]) -> pl.DataFrame:
     if not rows:
         return empty_history()
-    return pl.DataFrame(rows, schema=HISTORY_SCHEMA)
+    return pl.DataFrame(rows, schema=HISTORY)
 
 
 def history_summaries(df: pl.DataFrame) -> dict[str, pl.DataFrame]:
