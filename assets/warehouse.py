@@ -15,20 +15,14 @@ import polars as pl
 
 from assets.domain.catalogue import BANDS, GROUPS, METRICS
 from assets.domain.provinces import province_reference
-from assets.staging.legacy_parse import DAILY_SCHEMA, HISTORY_SCHEMA
-from assets.staging.parse import SCHEMAS
-from assets.staging.procedures import SCHEMAS as PROCEDURE_SCHEMAS
+from assets.tables import STAGED, qualified
 
 SQL_DIR = Path(__file__).parent / "marts" / "sql"
 
 _DUCK_TYPES = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
                pl.Float64: "DOUBLE", pl.Int32: "INTEGER", pl.Int64: "BIGINT"}
 
-STAGING_SCHEMAS = {**{f"staging.{t}": s for t, s in SCHEMAS.items()},
-                   "staging.legacy_scores": HISTORY_SCHEMA,
-                   "staging.spreadsheet_scores": HISTORY_SCHEMA,
-                   "staging.national_summary_history": DAILY_SCHEMA,
-                   **{f"staging.{t}": s for t, s in PROCEDURE_SCHEMAS.items()}}
+STAGING_SCHEMAS = {qualified(t): schema for t, schema in STAGED.items()}
 STAGING_TABLES = tuple(STAGING_SCHEMAS)
 AUDIT_TABLES = ("audit.validation_results",)
 # Marts are written by assets/marts/build.py::rebuild_months, from its own fixed list.

@@ -3,7 +3,7 @@
     python -m bench.run --days 3            # generates /tmp/chiso-bench-3 first if needed
 
 Every measurement runs in its own fresh (spawned) process so its peak RSS is its own.
-What is measured is what the pipeline does: ``stage_months`` parses only the latest
+What is measured is what the pipeline does: the staging engine parses only the latest
 complete session of each month, so "bytes parsed" (those sessions) is printed next to
 "bytes kept" (every distinct raw file of every session).
 """
@@ -104,7 +104,7 @@ def _peak_rss_mb() -> float:
 
 
 def parsed_captures(store: RawStore, months: list[date]) -> list[dict]:
-    """The captures stage_months reads: the latest complete session of each month."""
+    """The captures the staging engine reads: the latest complete session of each month."""
     out = []
     for month in months:
         _path, manifest = latest_complete_session(store, month)
@@ -129,15 +129,14 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     import duckdb
 
     from assets.marts.build import MARTS, rebuild_months
-    from assets.raw.store import complete_sessions
-    from assets.staging.nightly import stage_daily
-    from assets.staging.step import _audit_frame, stage_validate_load
-    from assets.warehouse import append_rows, ensure_schema, refresh_reference
+    from assets.staging.engine import stage
+    from assets.staging.nightly import NIGHTLY_PATH
+    from assets.staging.step import PORTAL_PATH
+    from assets.warehouse import ensure_schema, refresh_reference
 
     t = time.perf_counter()
     import great_expectations  # noqa: F401 (its ~4 s import is reported, not counted)
 
-    from checks.gx_runner import outcome_rows
     gx_import_s = time.perf_counter() - t
 
     store = RawStore(Path(raw_root))
@@ -145,20 +144,14 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     con = duckdb.connect(db_path)
     ensure_schema(con)
     t1 = time.perf_counter()
-    # what the staging asset does: month by month, parse -> validate -> write, one transaction
-    run = stage_validate_load(store, months, con)
+    # what the staging asset does (the staging engine): month by month, parse -> validate ->
+    # audit, then one transaction; then every crawl's national summary (marts.province_daily)
+    run = stage(PORTAL_PATH, con, store, months, run_id="bench")
     report = run.report
-    t2 = time.perf_counter()
-    append_rows(con, "audit.validation_results",
-                _audit_frame(outcome_rows(report), "bench", run.validated))
-    # every crawl's national summary, for marts.province_daily (what that asset loads)
-    td = time.perf_counter()
-    daily = stage_daily(store, {m: complete_sessions(store, m) for m in months})
-    con.register("daily", daily.to_arrow())
-    con.execute("INSERT INTO staging.national_summary_history BY NAME SELECT * FROM daily")
-    con.unregister("daily")
-    run.counts["staging.national_summary_history"] = daily.height
-    run.seconds["parse"] += time.perf_counter() - td
+    daily = stage(NIGHTLY_PATH, con, store, months, run_id="bench")
+    run.counts.update(daily.counts)
+    for part in ("parse", "validate", "load"):
+        run.seconds[part] += daily.seconds[part]
     t3 = time.perf_counter()
     refresh_reference(con)
     marts = {name: rebuild_months(con, name, months) for name in MARTS}
@@ -166,7 +159,7 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     t4 = time.perf_counter()
     parse_s, gx_s = run.seconds["parse"], run.seconds["validate"]
     return {"wall_s": t4 - t0, "parse_s": parse_s, "gx_s": gx_s,
-            "load_s": (t1 - t0) + run.seconds["load"] + (t3 - t2),
+            "load_s": (t1 - t0) + run.seconds["load"],
             "marts_s": t4 - t3, "gx_import_s": gx_import_s,
             "staged_rows": sum(run.counts.values()), "staged": run.counts, "marts": marts,
             "blocking_failures": len(report.blocking_failures),
@@ -307,7 +300,7 @@ def render(r: dict) -> str:
         f"chiso766 benchmark: {r['days']} day(s), months {', '.join(r['months'])}, "
         f"provinces {r['provinces']}, seed {r['seed']}",
         "measured: the pipeline's rebuild of every month from its LATEST complete capture "
-        "session (what stage_months reads), not a replay of every kept capture",
+        "session (what the staging engine reads), not a replay of every kept capture",
         f"  bytes parsed        {r['mb_parsed']:.1f} MB in {r['captures_parsed']} responses",
         f"  bytes kept          {r['mb_kept']:.1f} MB in {r['raw_files_kept']} raw files "
         "(all sessions)",

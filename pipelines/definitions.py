@@ -11,11 +11,11 @@ from assets.raw.captures import portal_captures
 from assets.raw.procedures import procedure_captures, procedure_catalogue, ref_procedures
 from assets.report.scorecard import scorecard
 from assets.settings import Settings, load_settings
-from assets.staging.har_import import har_captures
 from assets.staging.sheet_import import spreadsheet_scores
 from assets.staging.step import staging_tables
 from checks.freshness import freshness_checks
 
+from .after_import import har_captures
 from .jobs import freshness_job, history_job, import_job, legacy_job, refresh_job
 from .procedures import (
     catalogue_job,

@@ -15,7 +15,8 @@ from conftest import AUGUST
 from assets.raw.crawl import crawl_month
 from assets.raw.store import RawStore
 from assets.sources.portal import ReplayPortalClient
-from assets.staging.step import stage_months, validation_datasets
+from assets.staging.engine import parse_batch
+from assets.staging.step import PORTAL_PATH, validation_datasets
 from checks.bulk import RULE_KINDS, summarise_all, unexpected
 from checks.gx_runner import merge_reports, outcome_rows, validate, validate_in_bulk
 from checks.legacy_suites import legacy_suites
@@ -27,8 +28,7 @@ from checks.summaries import unit_counts
 def staged(replay_dir, tmp_path_factory):
     store = RawStore(tmp_path_factory.mktemp("raw"))
     crawl_month(ReplayPortalClient(replay_dir), store, AUGUST, ("H44", "H60"))
-    frames, _ = stage_months(store, [AUGUST])
-    return frames
+    return parse_batch(PORTAL_PATH, store, PORTAL_PATH.select(store, AUGUST))
 
 
 def set_rows(frame: pl.DataFrame, column: str, rows: list[int], value) -> pl.DataFrame:

@@ -189,7 +189,9 @@ def test_a_har_loads_a_month_end_to_end_and_the_marts_equal_the_portal(har_run):
     assert units == 163
     # every mart has the month (with no July to compare with, the change is one total row
     # per province whose change is NULL)
-    assert len(marts) == 8 and all(n > 0 for n in marts.values()), marts
+    # (the procedure marts are built from per-procedure answers, which this HAR lacks)
+    by_unit = {t: n for t, n in marts.items() if "procedure" not in t}
+    assert len(by_unit) == 8 and all(n > 0 for n in by_unit.values()), marts
     with p.published() as con:
         assert con.execute("""SELECT count(*), count(change), min(level), max(level)
                               FROM marts.score_change_explained

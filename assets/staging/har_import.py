@@ -31,25 +31,29 @@ import hashlib
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
-from assets.domain.provinces import era_of, province_reference
-from assets.marts.build import MARTS, rebuild_months
-from assets.months import months_following
+from assets.domain.provinces import province_reference
+from assets.months import Era, era_of, month_key
 from assets.raw.store import SESSIONS, RawStore, stamp, write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
-from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, month_key, safe_segment
+from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, safe_segment
 from assets.sources.har import HarError, PortalAnswer, portal_answers, read_har
 from assets.sources.portal import PortalResponse, page_rows
-from assets.warehouse import ensure_schema, months_scored, refresh_reference
+from assets.warehouse import ensure_schema
 
+from .engine import Batch, check_batch, stage
 from .inbox import NAME_MAX, SIDECAR_SUFFIX, file_sha256, fit_name
+from .nightly import NIGHTLY_PATH
 from .parse import StagingError
 from .sheet_import import ImportConfig, inbox_dir, inbox_files
+from .step import PORTAL_PATH
 
 HAR_KEY = dg.AssetKey(["raw", "har_captures"])
 HAR_SUFFIX = ".har"
@@ -67,7 +71,7 @@ class MonthCapture:
 
     @property
     def complete(self) -> bool:
-        return not self.missing and era_of(self.month) == "34"
+        return not self.missing and era_of(self.month) == Era.MERGED
 
 
 @dataclass
@@ -83,7 +87,7 @@ class HarImport:
 def _codes(answers: list[PortalAnswer]) -> dict[str, str]:
     """departmentId → code: the reference of the 34, then any national summary in the HAR."""
     codes = {p.department_id: p.code for p in province_reference()
-             if p.era == "34" and p.department_id}
+             if p.era == Era.MERGED and p.department_id}
     for a in answers:
         if a.endpoint is NATIONAL:
             data = json.loads(a.body)["data"]
@@ -188,7 +192,7 @@ def keep_answers(store: RawStore, name: str, sha: str, answers: list[PortalAnswe
             mc.captures.append(store.save(resp, month=month, province_code=code,
                                           province_id=a.province_id))
         mc.missing = missing_for_month(items, provinces, codes)
-        if era_of(month) != "34":
+        if era_of(month) != Era.MERGED:
             mc.missing.append("months before 2025-07 are staged from the legacy service's "
                               "crawl only")
         result.months.append(mc)
@@ -215,13 +219,9 @@ def write_manifest(store: RawStore, har: HarImport, mc: MonthCapture, status: st
 def validate_month(store: RawStore, mc: MonthCapture):
     """Parse and validate a complete month as staging will (raises StagingError); the
     validation report."""
-    from checks.gx_runner import validate_in_bulk
-
-    from .step import parse_session, validation_datasets
-
-    manifest = {"captures": [asdict(c) for c in mc.captures]}
-    frames = parse_session(store, mc.month, manifest)
-    return validate_in_bulk(validation_datasets(frames, [mc.month]))
+    batch = Batch(mc.month, f"HAR month {month_key(mc.month)}",
+                  [("har", [asdict(c) for c in mc.captures])])
+    return check_batch(PORTAL_PATH, store, batch)
 
 
 def scrubbed(log: dict) -> bytes:
@@ -329,105 +329,117 @@ def import_one(path: Path, sha: str, store: RawStore, chiso: ChisoSettings) -> H
     return har
 
 
-def stage_and_publish(con, store: RawStore, months: list[date], chiso: ChisoSettings,
-                      run_id: str, log, spill_root: Path) -> dict:
-    """Stage the months (latest complete capture), rebuild every mart, publish."""
-    from assets.publish.analyst_copy import publish_copy
+@dataclass
+class Downstream:
+    """What the step after a HAR's staging refreshed: the months it touched, what it says
+    about them, and the asset keys to record for those months."""
 
-    from .nightly import load_daily
-    from .step import stage_validate_load
+    touched: list[date]
+    detail: dict
+    keys: list[dg.AssetKey]
 
-    run = stage_validate_load(store, months, con, log=log,
-                              spill_root=spill_root)
-    if run.report.blocking_failures:
-        raise dg.Failure(description="Validation failed; nothing was loaded.\n"
-                         + run.report.failures_text(), allow_retries=False)
-    load_daily(con, store, months, run_id)
-    refresh_reference(con)
-    touched = sorted({*months, *months_scored(con, months_following(months))})
-    rows = {name: rebuild_months(con, name, touched, chiso.final_gap_h) for name in MARTS}
-    publish_copy(con, chiso.published_path)
-    return {"sessions": run.sessions, "unchanged": run.unchanged, "touched": touched,
-            "mart_rows": rows}
+
+# Given by the definitions (pipelines/after_import.py): staging does not know the marts,
+# the publish or the report.
+AfterStaging = Callable[[duckdb.DuckDBPyConnection, list[date], ChisoSettings], Downstream]
+
+
+def stage_har_months(con, store: RawStore, months: list[date], run_id: str, log,
+                 spill_root: Path) -> dict:
+    """Stage the months (latest complete capture, crawl or HAR, wins) and every crawl's
+    national summary, through the staging engine; a failure raises with nothing
+    written."""
+    portal = stage(PORTAL_PATH, con, store, months, run_id=run_id, log=log,
+                   spill_root=spill_root)
+    stage(NIGHTLY_PATH, con, store, months, run_id=run_id, log=log, spill_root=spill_root)
+    return {"sessions": portal.sessions, "unchanged": portal.unchanged}
 
 
 class HarConfig(ImportConfig):
     pass
 
 
-@dg.asset(
-    key=HAR_KEY, group_name="raw", pool="duckdb_warehouse", kinds={"json", "duckdb"},
-    description="The portal's answers from HAR files dropped in <data>/inbox/ (a browser's "
-                "saved network log): kept raw as if crawled, the complete months staged, "
-                "every mart rebuilt and the analysts' copy published, in one step. The HAR "
-                "itself (cookies, authorization) is never kept.",
-)
-def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: ChisoSettings,
-                 warehouse: WarehouseResource) -> dg.MaterializeResult:
-    inbox = inbox_dir(chiso)
-    files = inbox_files(inbox, config.files, chiso.inbox_settle_s, context.log,
-                        accept=lambda p: p.suffix.lower() == HAR_SUFFIX)
-    store = RawStore(chiso.raw_dir)
-    imported: list = []  # (path, HarImport)
-    rejected: list[str] = []
-    for path in files:
-        sha = file_sha256(path)
-        try:
-            har = import_one(path, sha, store, chiso)
-        except (HarError, Reject) as exc:
-            where = ({"entry": exc.entry, "field": exc.field, "url": exc.url}
-                     if isinstance(exc, HarError) else exc.where)
-            reason = exc.detail if isinstance(exc, HarError) else exc.reason
-            too_big = isinstance(exc, HarError) and exc.field == "size"
-            parsed = None if too_big else _log_of(path)
-            final = reject_har(path, inbox, reason, where, parsed, sha)
-            rejected.append(f"{path.name}: {reason}")
-            context.log.warning(f"{path.name} rejected: {reason} (see {final}"
-                                f"{SIDECAR_SUFFIX})")
-            continue
-        except Exception as exc:  # noqa: BLE001 - one file never stops the batch
-            reason = f"could not be imported ({type(exc).__name__}: {exc})"
-            final = reject_har(path, inbox, reason, {"field": "file"}, None, sha)
-            rejected.append(f"{path.name}: {reason}")
-            context.log.error(f"{path.name}: {reason}")
-            continue
-        imported.append((path, har))
-        context.log.info(
-            f"{har.name}: {sum(len(m.captures) for m in har.months)} month answers, "
-            f"{len(har.other_kept)} quarter/year/procedure answers kept raw; skipped "
-            f"{', '.join(f'{v} {k}' for k, v in sorted(har.skipped.items())) or 'nothing'}")
-        for m in har.months:
-            if not m.complete:
-                context.log.warning(f"{har.name}: {month_key(m.month)} not staged, the HAR "
-                                    f"lacks: {'; '.join(m.missing)} (kept raw)")
+def har_captures_asset(after_staging: AfterStaging) -> dg.AssetsDefinition:
+    """raw/har_captures, with what follows the HAR's staging (rebuild the marts, publish)
+    given by the definitions."""
 
-    months = sorted({m.month for _, h in imported for m in h.months if m.complete})
-    staged = {}
-    if months:
-        # a failure here leaves the HARs in the inbox: the next run imports them again
-        with warehouse.get_connection() as con:
-            ensure_schema(con)
-            staged = stage_and_publish(con, store, months, chiso, context.run.run_id,
-                                       context.log, Path(warehouse.database).parent)
-        _record_downstream(context, months, staged["touched"])
-    for path, har in imported:
-        _imported_note(inbox, har, staged)
-        path.unlink()  # the HAR holds cookies: never kept once its answers are
-    imported = [h for _, h in imported]
-    return dg.MaterializeResult(metadata={
-        "files": "\n".join(h.name for h in imported) or "none",
-        "rejected": "\n".join(rejected) or "none",
-        "months_staged": ",".join(month_key(m) for m in months),
-        "months_partial": "\n".join(f"{h.name} {month_key(m.month)}: {'; '.join(m.missing)}"
-                                    for h in imported for m in h.months if not m.complete)
-        or "none",
-        "skipped": "\n".join(f"{h.name}: " + ", ".join(f"{v} {k}" for k, v in
-                                                        sorted(h.skipped.items()))
-                             for h in imported) or "none",
-        "sessions_staged": "\n".join(f"{k}: {v}" for k, v in
-                                     staged.get("sessions", {}).items()) or "none",
-        "published": str(chiso.published_path) if months else "not republished",
-    })
+    @dg.asset(
+        key=HAR_KEY, group_name="raw", pool="duckdb_warehouse", kinds={"json", "duckdb"},
+        description="The portal's answers from HAR files dropped in <data>/inbox/ (a browser's "
+                    "saved network log): kept raw as if crawled, the complete months staged, "
+                    "every mart rebuilt and the analysts' copy published, in one step. The HAR "
+                    "itself (cookies, authorization) is never kept.",
+    )
+    def har_captures(context: dg.AssetExecutionContext, config: HarConfig, chiso: ChisoSettings,
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+        inbox = inbox_dir(chiso)
+        files = inbox_files(inbox, config.files, chiso.inbox_settle_s, context.log,
+                            accept=lambda p: p.suffix.lower() == HAR_SUFFIX)
+        store = RawStore(chiso.raw_dir)
+        imported: list = []  # (path, HarImport)
+        rejected: list[str] = []
+        for path in files:
+            sha = file_sha256(path)
+            try:
+                har = import_one(path, sha, store, chiso)
+            except (HarError, Reject) as exc:
+                where = ({"entry": exc.entry, "field": exc.field, "url": exc.url}
+                         if isinstance(exc, HarError) else exc.where)
+                reason = exc.detail if isinstance(exc, HarError) else exc.reason
+                too_big = isinstance(exc, HarError) and exc.field == "size"
+                parsed = None if too_big else _log_of(path)
+                final = reject_har(path, inbox, reason, where, parsed, sha)
+                rejected.append(f"{path.name}: {reason}")
+                context.log.warning(f"{path.name} rejected: {reason} (see {final}"
+                                    f"{SIDECAR_SUFFIX})")
+                continue
+            except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+                reason = f"could not be imported ({type(exc).__name__}: {exc})"
+                final = reject_har(path, inbox, reason, {"field": "file"}, None, sha)
+                rejected.append(f"{path.name}: {reason}")
+                context.log.error(f"{path.name}: {reason}")
+                continue
+            imported.append((path, har))
+            context.log.info(
+                f"{har.name}: {sum(len(m.captures) for m in har.months)} month answers, "
+                f"{len(har.other_kept)} quarter/year/procedure answers kept raw; skipped "
+                f"{', '.join(f'{v} {k}' for k, v in sorted(har.skipped.items())) or 'nothing'}")
+            for m in har.months:
+                if not m.complete:
+                    context.log.warning(f"{har.name}: {month_key(m.month)} not staged, the HAR "
+                                        f"lacks: {'; '.join(m.missing)} (kept raw)")
+
+        months = sorted({m.month for _, h in imported for m in h.months if m.complete})
+        staged = {}
+        if months:
+            # a failure here leaves the HARs in the inbox: the next run imports them again
+            with warehouse.get_connection() as con:
+                ensure_schema(con)
+                staged = stage_har_months(con, store, months, context.run.run_id, context.log,
+                                      Path(warehouse.database).parent)
+                after = after_staging(con, months, chiso)
+            staged.update(touched=after.touched, **after.detail)
+            _record_downstream(context, months, after)
+        for path, har in imported:
+            _imported_note(inbox, har, staged)
+            path.unlink()  # the HAR holds cookies: never kept once its answers are
+        imported = [h for _, h in imported]
+        return dg.MaterializeResult(metadata={
+            "files": "\n".join(h.name for h in imported) or "none",
+            "rejected": "\n".join(rejected) or "none",
+            "months_staged": ",".join(month_key(m) for m in months),
+            "months_partial": "\n".join(f"{h.name} {month_key(m.month)}: {'; '.join(m.missing)}"
+                                        for h in imported for m in h.months if not m.complete)
+            or "none",
+            "skipped": "\n".join(f"{h.name}: " + ", ".join(f"{v} {k}" for k, v in
+                                                            sorted(h.skipped.items()))
+                                 for h in imported) or "none",
+            "sessions_staged": "\n".join(f"{k}: {v}" for k, v in
+                                         staged.get("sessions", {}).items()) or "none",
+            "published": str(chiso.published_path) if months else "not republished",
+        })
+
+    return har_captures
 
 
 def _imported_note(inbox: Path, har: HarImport, staged: dict) -> Path:
@@ -453,16 +465,13 @@ def _imported_note(inbox: Path, har: HarImport, staged: dict) -> Path:
 
 
 def _record_downstream(context: dg.AssetExecutionContext, months: list[date],
-                       touched: list[date]) -> None:
-    """Tell Dagster which partitions of staging, the marts and the publish this step
-    refreshed, so the UI and the freshness checks see them."""
-    from assets.staging.nightly import DAILY_KEY
-    from assets.staging.step import STAGING_KEYS
-
-    keys = [*STAGING_KEYS.values(), DAILY_KEY, *(dg.AssetKey(["marts", n]) for n in MARTS),
-            dg.AssetKey(["publish", "analyst_copy"])]
-    for key in keys:
-        for month in (touched if key.path[0] != "staging" else months):
-            context.log_event(dg.AssetMaterialization(
-                asset_key=key, partition=month.isoformat(),
-                metadata={"by": "import_inbox (HAR)"}))
+                       after: Downstream) -> None:
+    """Tell Dagster which partitions of staging, and of what came after it (the marts, the
+    publish), this step refreshed, so the UI and the freshness checks see them."""
+    staged = [*PORTAL_PATH.keys, *NIGHTLY_PATH.keys]
+    for keys, when in ((staged, months), (after.keys, after.touched)):
+        for key in keys:
+            for month in when:
+                context.log_event(dg.AssetMaterialization(
+                    asset_key=key, partition=month.isoformat(),
+                    metadata={"by": "import_inbox (HAR)"}))

@@ -1,5 +1,6 @@
 """Province scores before today's API: the legacy service's rows and the ranking
-spreadsheets, in one typed table ``staging.history_scores``.
+spreadsheets, in one layout (``assets.tables.HISTORY``: ``staging.legacy_scores`` and
+``staging.spreadsheet_scores``).
 
 Pure functions (no Dagster): rows are matched to the province reference of their era
 (any spelling, NFC or NFD, with or without diacritics); a name that matches no province
@@ -12,34 +13,16 @@ from datetime import date, datetime
 
 import polars as pl
 
-from assets.domain.catalogue import GROUP_CODES, MERGER_DATE
-from assets.domain.provinces import era_of, province_reference, resolve_province
-from assets.sources.endpoints import month_key
+from assets.domain.catalogue import GROUP_CODES
+from assets.domain.provinces import province_reference, resolve_province
+from assets.months import era_of, expected_province_count, month_key
+from assets.tables import GROUP_COLUMNS, HISTORY
 
-from .parse import SCHEMAS, StagingError
-
-HISTORY_TABLE = "history_scores"
-GROUP_COLUMNS = tuple(g.lower() for g in GROUP_CODES)
-HISTORY_SCHEMA: dict[str, pl.DataType] = {
-    "month": pl.Date, "era": pl.String, "source": pl.String, "level": pl.String,
-    "province_key": pl.String, "province_code": pl.String, "province_id": pl.String,
-    "province_name": pl.String, "province_name_written": pl.String,
-    "successor_code": pl.String, "source_id": pl.String, "unit_id": pl.String,
-    "unit_name": pl.String, "rank_reported": pl.Int32,
-    **{g: pl.Float64 for g in GROUP_COLUMNS},
-    "online_combined": pl.Float64, "total_score": pl.Float64,
-    "dossiers_received": pl.Float64, "layout": pl.String,
-    "captured_at": pl.Datetime("us", "UTC"), "raw_sha256": pl.String, "raw_path": pl.String,
-    "is_synthetic": pl.Boolean,
-    # spreadsheets: why rank_reported is empty (the STT column was a row number)
-    "rank_note": pl.String,
-}
-# The national summary of every complete crawl of a month (staging/nightly.py).
-DAILY_SCHEMA: dict[str, pl.DataType] = {**SCHEMAS["national_summary"], "session": pl.String}
+from .parse import StagingError
 
 
 def empty_history() -> pl.DataFrame:
-    return pl.DataFrame(schema=HISTORY_SCHEMA)
+    return pl.DataFrame(schema=HISTORY)
 
 
 def _number(value, *, file: str, month: date, unit: str, field: str) -> float | None:
@@ -73,7 +56,7 @@ def parse_legacy_capture(capture: dict, body: bytes, month: date) -> list[dict]:
     if not isinstance(rows, list):
         raise StagingError(file, month_key(month), "-", "body", "not a JSON array of rows")
     tinh = int((capture.get("payload") or {}).get("p_tinh_id") or 0)
-    base = {"month": month, "era": era_of(month), "source": "legacy_api",
+    base = {"month": month, "era": era_of(month).value, "source": "legacy_api",
             "layout": "six_groups",
             "captured_at": datetime.fromisoformat(capture["captured_at"]),
             "raw_sha256": capture["sha256"], "raw_path": file,
@@ -119,7 +102,7 @@ def parse_legacy_capture(capture: dict, body: bytes, month: date) -> list[dict]:
 def frame(rows: list[dict]) -> pl.DataFrame:
     if not rows:
         return empty_history()
-    return pl.DataFrame(rows, schema=HISTORY_SCHEMA)
+    return pl.DataFrame(rows, schema=HISTORY)
 
 
 def history_summaries(df: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -135,6 +118,7 @@ def history_summaries(df: pl.DataFrame) -> dict[str, pl.DataFrame]:
     provinces = df.filter(pl.col("level") == "province")
     counts = (provinces.group_by("month", "source", "raw_sha256")
               .agg(pl.col("raw_path").first(), pl.len().cast(pl.Int64).alias("provinces"))
-              .with_columns(pl.when(pl.col("month") >= MERGER_DATE).then(34).otherwise(63)
-                  .cast(pl.Int64).alias("expected")))
+              .with_columns(pl.col("month").map_elements(expected_province_count,
+                                                         return_dtype=pl.Int64)
+                            .alias("expected")))
     return {"history_totals": totals, "history_counts": counts}

@@ -24,10 +24,10 @@ from typing import Annotated
 import msgspec
 import polars as pl
 
-from assets.domain.catalogue import GROUP_CODES
 from assets.domain.provinces import PROVINCES_FILE, code_of_department
 from assets.months import month_key
 from assets.sources.endpoints import ENDPOINTS
+from assets.tables import PORTAL, PROVENANCE
 
 from .fields import FIELDS, PARAMETER_ROWS, Field
 
@@ -38,39 +38,8 @@ class StagingError(ValueError):
         super().__init__(f"{detail}: file {file}, period {month}, unit {unit}, field {field_name}")
 
 
-# Columns shared by every staged row: where it came from.
-PROVENANCE = {
-    "month": pl.Date, "province_id": pl.String, "province_code": pl.String,
-    "captured_at": pl.Datetime("us", "UTC"), "raw_sha256": pl.String, "raw_path": pl.String,
-    "is_synthetic": pl.Boolean,
-}
-UNIT = {"unit_id": pl.String, "unit_name": pl.String, "unit_code": pl.String,
-        "unit_type": pl.String, "unit_level": pl.String, "is_province": pl.Boolean}
-
-SCHEMAS: dict[str, dict] = {
-    "captures": {**PROVENANCE, "endpoint": pl.String, "group_code": pl.String,
-                 "page": pl.Int32, "http_status": pl.Int32, "bytes": pl.Int64,
-                 "declared_total": pl.Int64, "rows_in_page": pl.Int64},
-    "national_summary": {**PROVENANCE, "province_name": pl.String, "rank_reported": pl.Int32,
-                         "total_score": pl.Float64, "ratio": pl.Float64,
-                         "score_delta": pl.Float64,
-                         **{g.lower(): pl.Float64 for g in GROUP_CODES}},
-    "national_average": {"month": pl.Date, "captured_at": pl.Datetime("us", "UTC"),
-                         "raw_sha256": pl.String, "raw_path": pl.String,
-                         "is_synthetic": pl.Boolean, "label": pl.String,
-                         "total_score": pl.Float64,
-                         **{g.lower(): pl.Float64 for g in GROUP_CODES}},
-    "unit_group_scores": {**PROVENANCE, **UNIT, "group_code": pl.String, "score": pl.Float64,
-                          "max_score": pl.Float64, "ratio": pl.Float64,
-                          "score_delta": pl.Float64},
-    "unit_metrics": {**PROVENANCE, **UNIT, "group_code": pl.String, "metric_code": pl.String,
-                     "metric_name": pl.String, "numerator": pl.Float64,
-                     "denominator": pl.Float64, "ratio": pl.Float64, "score": pl.Float64,
-                     "max_score": pl.Float64, "data_quality_status": pl.String,
-                     "data_quality_message": pl.String},
-    "unit_parameters": {**PROVENANCE, **UNIT, "group_code": pl.String, "parameter": pl.String,
-                        "value": pl.Float64},
-}
+# The schemas live with every staged table's (assets/tables.py).
+SCHEMAS = PORTAL
 
 
 # --------------------------------------------------------------------------- the types

@@ -30,24 +30,10 @@ import polars as pl
 
 from assets.months import month_key
 from assets.sources.endpoints import ENDPOINTS
-from assets.staging.parse import PROVENANCE, UNIT, StagingError
+from assets.staging.parse import StagingError
+from assets.tables import PROCEDURES
 
-PROCEDURE = {"procedure_id": pl.String, "procedure_code": pl.String,
-             "procedure_name": pl.String}
-
-SCHEMAS: dict[str, dict] = {
-    "procedure_group_scores": {**PROVENANCE, **PROCEDURE, **UNIT, "group_code": pl.String,
-                               "score": pl.Float64, "max_score": pl.Float64,
-                               "ratio": pl.Float64, "score_delta": pl.Float64},
-    "procedure_unit_metrics": {**PROVENANCE, **PROCEDURE, **UNIT, "group_code": pl.String,
-                               "metric_code": pl.String, "metric_name": pl.String,
-                               "numerator": pl.Float64, "denominator": pl.Float64,
-                               "ratio": pl.Float64, "score": pl.Float64,
-                               "max_score": pl.Float64, "data_quality_status": pl.String,
-                               "data_quality_message": pl.String},
-    "procedure_unit_parameters": {**PROVENANCE, **PROCEDURE, **UNIT, "group_code": pl.String,
-                                  "parameter": pl.String, "value": pl.Float64},
-}
+SCHEMAS = PROCEDURES
 TABLES = tuple(f"staging.{t}" for t in SCHEMAS)
 
 # The groups the portal filters by procedure (all but MDHL).

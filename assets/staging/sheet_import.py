@@ -15,24 +15,28 @@ The sensor ``history_after_import`` then rebuilds the province and group marts o
 months imported and publishes (job ``rebuild_history``).
 """
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
-from assets.domain.provinces import era_of
 from assets.metadata import whole_table_metadata
-from assets.raw.store import write_atomic
+from assets.months import era_of, month_key
+from assets.raw.store import RawStore, write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
-from assets.sources.endpoints import month_key
+from assets.tables import asset_key
 from assets.warehouse import ensure_schema
 from checks.legacy_suites import legacy_suites
 
+from .engine import Batch, Reads, StagedPath, StageFailure, check_results, stage
 from .inbox import (
     NAME_MAX,
     SIDECAR_SUFFIX,
@@ -43,11 +47,11 @@ from .inbox import (
     safe_file_name,
     stable_files,
 )
-from .legacy import audit, replace_history, validation_datasets
+from .legacy import validation_datasets
 from .legacy_parse import frame, province_fields
 from .parse import StagingError
 
-SHEETS_KEY = dg.AssetKey(["staging", "spreadsheet_scores"])
+SHEETS_KEY = asset_key("spreadsheet_scores")
 SHEET_SUITES = legacy_suites("spreadsheet_scores")
 SPREADSHEET_TYPES = (".xlsx", ".csv")
 OTHER_IMPORTS = (".har",)  # taken by raw/har_captures, in the same job
@@ -98,7 +102,8 @@ def sheet_rows(table, sha: str, raw_rel: str, received: datetime) -> list[dict]:
     for row in table.rows:
         label = f"row {row.row_number} ({row.province_name})"
         rec = {
-            "month": month, "era": era_of(month), "source": "spreadsheet", "level": "province",
+            "month": month, "era": era_of(month).value, "source": "spreadsheet",
+            "level": "province",
             "source_id": None, "unit_id": None, "unit_name": None,
             "rank_reported": row.rank_reported, "ckmb": row.ckmb, "tdgq": row.tdgq,
             "clgq": row.clgq, "tttt": row.tttt, "online_combined": row.online_combined,
@@ -188,67 +193,109 @@ class ImportConfig(dg.Config):
     files: list[str] = []  # names in the inbox; empty: every file waiting there
 
 
-@dg.asset(
-    key=SHEETS_KEY, group_name="staging", pool="duckdb_warehouse", kinds={"duckdb", "excel"},
-    check_specs=[dg.AssetCheckSpec(s.name, asset=SHEETS_KEY, description=s.description,
-                                   blocking=False) for s in SHEET_SUITES]
-    + [dg.AssetCheckSpec("inbox_files_accepted", asset=SHEETS_KEY,
-                         description="Every file in the run was imported (a warning names "
-                                     "the rejected ones and why).")],
-    description="Province rankings from spreadsheets staff exported (.xlsx/.csv, both the "
-                "six-column and the merged Dịch vụ trực tuyến /22 layouts), from the inbox.",
+def parse_sheet(batch: Batch, reads: Reads, *, max_xml_bytes: int,
+                received: datetime) -> dict[str, pl.DataFrame]:
+    """A kept spreadsheet (sha256 verified) → staging rows; a file that cannot be read
+    raises a StagingError saying why (period, row, field), worded as the reader put it."""
+    from assets.sources.spreadsheets import SpreadsheetError, read_ranking
+
+    rows: list[dict] = []
+    for _session, capture, _body in reads:
+        try:
+            table = read_ranking(Path(capture["file"]), max_xml_bytes=max_xml_bytes)
+        except SpreadsheetError as exc:
+            error = StagingError(capture["path"], exc.period or "-",
+                                 "-" if exc.row is None else str(exc.row), exc.field, str(exc))
+            error.args = (str(exc),)  # the reader's message names file, period, row, field
+            raise error from exc
+        batch.month = table.month
+        batch.notes.append(f"{capture['name']}: {month_key(table.month)}, "
+                           f"{len(table.rows)} provinces ({table.layout}); skipped: "
+                           f"{'; '.join(table.skipped) or 'nothing'}"
+                           + (f"; {table.rank_note}" if table.rank_note else ""))
+        rows += sheet_rows(table, capture["sha256"], capture["path"], received)
+    return {"spreadsheet_scores": frame(rows)}
+
+
+# A spreadsheet from the inbox: one file a batch, its period read from the file. A file
+# that fails is rejected (the others go on), so its checks only warn.
+SHEET_PATH = StagedPath(
+    name="spreadsheet", tables=("spreadsheet_scores",),
+    parse=partial(parse_sheet, max_xml_bytes=0, received=datetime.min),
+    datasets=lambda frames, _m, _p: validation_datasets("spreadsheet_scores",
+                                                        frames["spreadsheet_scores"]),
+    suites=SHEET_SUITES, check_key=lambda _suite: SHEETS_KEY,
+    what="readable ranking spreadsheet", severity=dg.AssetCheckSeverity.WARN,
+    check_blocking=False)
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        SHEETS_KEY, group_name="staging", kinds={"duckdb", "excel"},
+        description="Province rankings from spreadsheets staff exported (.xlsx/.csv, both "
+                    "the six-column and the merged Dịch vụ trực tuyến /22 layouts), from the "
+                    "inbox.")],
+    check_specs=[*SHEET_PATH.check_specs(),
+                 dg.AssetCheckSpec("inbox_files_accepted", asset=SHEETS_KEY,
+                                   description="Every file in the run was imported (a "
+                                               "warning names the rejected ones and why).")],
+    pool="duckdb_warehouse",
+    # the op's name as when it was a single @asset (run config names it)
+    name="staging__spreadsheet_scores",
+    # a suite that did not run (no file was read) yields no result: not executed
+    can_subset=True,
 )
 def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
                        chiso: ChisoSettings, warehouse: WarehouseResource):
-    from checks.gx_runner import outcome_rows
-
     inbox = inbox_dir(chiso)
     files = inbox_files(inbox, config.files, chiso.inbox_settle_s, context.log,
                         accept=lambda p: p.suffix.lower() not in OTHER_IMPORTS)
+    store = RawStore(chiso.raw_dir)
+    path_def = dataclasses.replace(SHEET_PATH, parse=partial(
+        parse_sheet, max_xml_bytes=int(chiso.inbox_max_xml_mb * 1e6),
+        received=datetime.now(UTC)))
     outcomes: list[Outcome] = []
-    reports = []
-    ready = []  # (path, outcome, table, frame, report): read and validated, to load
-    # 1. keep raw, read and validate each file, without the warehouse connection
-    for path in files:
-        outcome = Outcome(path.name, "", "", "imported")
-        outcomes.append(outcome)
-        try:
-            sha, copy = keep_raw(chiso.raw_dir, path)
-            outcome.sha256, outcome.raw_path = sha, str(copy.relative_to(chiso.raw_dir))
-            ready.append(_read_one(path, copy, outcome, chiso, reports))
-        except Rejected as exc:
-            safe_reject(path, inbox, outcome, exc.reason, exc.where, context.log)
-        except Exception as exc:  # noqa: BLE001 - one file never stops the batch
-            safe_reject(path, inbox, outcome, f"could not be imported ({type(exc).__name__}: "
-                        f"{exc})", {"field": "file"}, context.log)
-    # 2. load what validated, with the writer's connection
-    if ready:
-        with warehouse.get_connection() as con:
-            ensure_schema(con)
-            for path, outcome, table, df, report in ready:
+    runs = []  # every file's staging, imported or refused by validation
+    table_meta = {}
+    with warehouse.get_connection() as con:
+        ensure_schema(con)
+        for path in files:
+            outcome = Outcome(path.name, "", "", "imported")
+            outcomes.append(outcome)
+            try:
+                sha, copy = keep_raw(chiso.raw_dir, path)
+                outcome.sha256, outcome.raw_path = sha, str(copy.relative_to(chiso.raw_dir))
+                if path.suffix.lower() not in SPREADSHEET_TYPES:
+                    raise Rejected(f"not a spreadsheet export ({path.suffix or 'no extension'}"
+                                   f"; expected {', '.join(SPREADSHEET_TYPES)})", field="file")
+                capture = {"path": outcome.raw_path, "sha256": sha, "file": str(copy),
+                           "name": path.name}
+                batch = Batch(None, path.name, [(path.name, [capture])])
                 try:
-                    audit(con, outcome_rows(report), context.run.run_id,
-                          f"{month_key(table.month)} {path.name}")
-                    if report.blocking_failures:
-                        raise Rejected("validation failed:\n" + report.failures_text(),
-                                       period=month_key(table.month), field="see reason")
-                    outcome.rows = replace_history(con, "staging.spreadsheet_scores", df,
-                                                   [table.month])
-                    outcome.moved_to = str(move(path, inbox / "imported", outcome.sha256))
-                    context.log.info(f"{path.name}: {month_key(table.month)}, {outcome.rows} "
-                                     f"provinces ({table.layout}); skipped: "
-                                     f"{'; '.join(table.skipped) or 'nothing'}"
-                                     + (f"; {table.rank_note}" if table.rank_note else ""))
-                except Rejected as exc:
-                    safe_reject(path, inbox, outcome, exc.reason, exc.where, context.log)
+                    run = stage(path_def, con, store, batches=[batch],
+                                run_id=context.run.run_id, log=context.log)
+                except StageFailure as exc:
+                    outcome.month = batch.month
+                    if exc.staged is not None:
+                        runs.append(exc.staged)
+                    raise Rejected(exc.reason, **_where(exc)) from exc
+                runs.append(run)
+                outcome.month, outcome.rows = batch.month, sum(run.counts.values())
+                outcome.moved_to = str(move(path, inbox / "imported", outcome.sha256))
+                for note in run.notes:
+                    context.log.info(note)
+            except Rejected as exc:
+                safe_reject(path, inbox, outcome, exc.reason, exc.where, context.log)
+            except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+                safe_reject(path, inbox, outcome, f"could not be imported ({type(exc).__name__}"
+                            f": {exc})", {"field": "file"}, context.log)
+        if files:
             table_meta = whole_table_metadata(con, "staging", "spreadsheet_scores")
-    else:
-        table_meta = {}
 
     imported = [o for o in outcomes if o.status == "imported"]
     rejected = [o for o in outcomes if o.status == "rejected"]
     months = sorted({o.month for o in imported})
-    yield dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key=SHEETS_KEY, metadata={
         **table_meta,
         "months": ",".join(month_key(m) for m in months),
         "imported": "\n".join(f"{o.name}: {month_key(o.month)}, {o.rows} rows" for o in imported)
@@ -256,14 +303,10 @@ def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
         "rejected": "\n".join(f"{o.name}: {o.reason} (see {o.moved_to}.rejected.json)"
                               for o in rejected) or "none",
         "table": "staging.spreadsheet_scores"})
-    outcomes_all = [x for r in reports for x in r.outcomes]
-    for suite in SHEET_SUITES:
-        failed = [o for o in outcomes_all if o.suite == suite.name and not o.success]
-        yield dg.AssetCheckResult(
-            asset_key=SHEETS_KEY, check_name=suite.name, passed=not failed,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"failed": len(failed), "details": "\n".join(
-                o.message() for o in failed) or "all passed (failing files were rejected)"})
+    if runs:
+        yield from check_results(runs, log=context.log)
+    else:
+        context.log.info("spreadsheet checks: not run: no file was read and validated")
     yield dg.AssetCheckResult(
         asset_key=SHEETS_KEY, check_name="inbox_files_accepted", passed=not rejected,
         severity=dg.AssetCheckSeverity.WARN,
@@ -271,27 +314,16 @@ def spreadsheet_scores(context: dg.AssetExecutionContext, config: ImportConfig,
                   "details": "\n".join(f"{o.name}: {o.reason}" for o in rejected) or "none"})
 
 
-def _read_one(path: Path, copy: Path, outcome: Outcome, chiso: ChisoSettings, reports: list):
-    """Read and validate one file (raises Rejected): (path, outcome, table, frame, report)."""
-    from assets.sources.spreadsheets import SpreadsheetError, read_ranking
-    from checks.gx_runner import validate
+def _where(failure: StageFailure) -> dict:
+    """Where a refused file went wrong, for its sidecar: as the reader said it."""
+    from assets.sources.spreadsheets import SpreadsheetError
 
-    if path.suffix.lower() not in SPREADSHEET_TYPES:
-        raise Rejected(f"not a spreadsheet export ({path.suffix or 'no extension'};"
-                       f" expected {', '.join(SPREADSHEET_TYPES)})", field="file")
-    try:
-        table = read_ranking(copy, max_xml_bytes=int(chiso.inbox_max_xml_mb * 1e6))
-    except SpreadsheetError as exc:
-        raise Rejected(str(exc), period=exc.period, row=exc.row, field=exc.field) from exc
-    outcome.month = table.month
-    try:
-        df = frame(sheet_rows(table, outcome.sha256, outcome.raw_path, datetime.now(UTC)))
-    except StagingError as exc:
-        raise Rejected(str(exc), period=exc.month, row=exc.unit,
-                       field=exc.field_name) from exc
-    report = validate(validation_datasets("spreadsheet_scores", df), SHEET_SUITES)
-    reports.append(report)
-    return path, outcome, table, df, report
+    source = failure.__cause__.__cause__ if failure.__cause__ is not None else None
+    if isinstance(source, SpreadsheetError):
+        return {"period": source.period, "row": source.row, "field": source.field}
+    where = {"period": failure.where.get("period"), "row": failure.where.get("unit"),
+             "field": failure.where.get("field")}
+    return {k: v for k, v in where.items() if v not in (None, "-")}
 
 
 def months_of(metadata: dict) -> list[str]:

@@ -51,9 +51,10 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.pause_at == "staging":
-        original = staging.stage_validate_load
-        staging.stage_validate_load = lambda store, months, con, **kw: original(
-            store, months, PausingConnection(con, "COMMIT", args.ready), **kw)
+        original = staging.stage
+        staging.stage = lambda path, con, *a, **kw: original(
+            path, PausingConnection(con, "COMMIT", args.ready) if path is staging.PORTAL_PATH
+            else con, *a, **kw)
     elif args.pause_at == "crawl":
         def crawl_month(*_args, **_kwargs):
             args.ready.write_text("paused")
