@@ -61,7 +61,8 @@ MARTS: dict[str, tuple[list[dg.AssetKey], str]] = {
     "score_recomputation": (
         UNIT_STAGING,
         "The portal's scores recomputed from the raw counts (CKMB, TDGQ, TTTT, MDHL, MDSH) "
-        "per metric and unit, and the difference."),
+        "per metric and unit, CLGQ where its parameters are sent (the province) with a "
+        "fitted formula, and the difference."),
     "recoverable_points": (
         _keys("marts", "province_monthly", "group_monthly", "metric_monthly",
               "unit_points_lost"),

@@ -51,7 +51,7 @@ def read_sql(name: str) -> str:
 # and macros are code, not data: recreated on every ensure_schema from sql/views/ and
 # sql/macros/. docs/operations.md, "Changing the warehouse schema", says how to add one.
 MIGRATIONS_DIR = SQL_DIR / "migrations"
-MACROS = ("rule_score",)
+MACROS = ("rule_score", "clgq_score")
 VIEWS = ("unit_metric_counts", "province_month_scores",  # created in this order
          "procedure_metric_counts")
 

@@ -23,10 +23,11 @@ from tools.clgq_fit import (
     render_markdown,
     slope_estimates,
 )
+from tools.scoring_oracle import clgq_score
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "clgq"
-MACRO = ROOT / "assets" / "marts" / "sql" / "clgq_score.sql"
+MACRO = ROOT / "assets" / "marts" / "sql" / "macros" / "clgq_score.sql"
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +106,12 @@ def test_the_sql_macro_is_the_documented_formula(observations):
              int(p["onlineDossierCount"]), int(p["onlineServiceTotal"])]).fetchone()
         assert sql == pytest.approx(h.score(p), abs=1e-12), o.source
         assert round(sql, 2) == o.score, o.source
+        # the test oracle's copy (what the synthetic generator scores with) is the same
+        assert clgq_score(p) == pytest.approx(sql, abs=1e-12), o.source
     # never observed: unknown, not zero
     assert con.execute("SELECT marts.clgq_score(0, 0, 0, 5, 10)").fetchone() == (None,)
+    assert clgq_score({"authorityCount": 0, "partialCount": 0, "fullCount": 0,
+                       "onlineDossierCount": 5, "onlineServiceTotal": 10}) is None
     assert con.execute("SELECT marts.clgq_score(56, 31, 21, 0, 0)").fetchone() == (None,)
 
 

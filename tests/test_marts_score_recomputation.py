@@ -11,13 +11,13 @@ import duckdb
 import pytest
 from conftest import AUGUST, SAMPLES
 from hand_made import MONTH, build, tampered_copy
-from shared_runs import two_months
+from shared_runs import JULY, two_months
 
 from assets.domain.catalogue import METRICS
 from assets.marts.build import rebuild_months
 from assets.warehouse import ensure_schema, refresh_reference
 from checks.marts import MART_CHECKS, RECOMPUTED_MATCH
-from tools.scoring_oracle import metric_score
+from tools.scoring_oracle import clgq_score, metric_score
 
 
 @pytest.fixture(scope="module")
@@ -98,18 +98,71 @@ def test_metric_scores_recomputed_from_the_real_counts_equal_the_portals(run):
 
 def test_group_scores_recomputed_from_the_real_counts_equal_the_portals(run):
     groups = recomputation(run, "group")
-    assert len(groups) == 164 * 5 and {k[1] for k in groups} == {
-        "CKMB", "TDGQ", "TTTT", "MDHL", "MDSH"}
+    # five groups for every unit; CLGQ for the province only (units carry no parameters)
+    assert len(groups) == 164 * 5 + 1 and {k[1] for k in groups} == {
+        "CKMB", "TDGQ", "CLGQ", "TTTT", "MDHL", "MDSH"}
     payment = sample("formality-online-payment-tree")
     for unit in [payment["parent"], *payment["children"]]:
         portal, _, diff, _ = groups[(unit["departmentId"], "TTTT")]
         assert portal == unit["totalScore"]
         assert abs(diff) <= 0.01  # a public fit of the formula; the others are exact
     worst = {code: max(abs(v[2]) for k, v in groups.items() if k[1] == code)
-             for code in ("CKMB", "TDGQ", "TTTT", "MDHL", "MDSH")}
-    assert worst == {"CKMB": 0, "TDGQ": 0, "TTTT": pytest.approx(0.01), "MDHL": 0, "MDSH": 0}
+             for code in ("CKMB", "TDGQ", "CLGQ", "TTTT", "MDHL", "MDSH")}
+    assert worst == {"CKMB": 0, "TDGQ": 0, "CLGQ": 0, "TTTT": pytest.approx(0.01), "MDHL": 0,
+                     "MDSH": 0}
     checks = {e.check_name: e for e in run[1].get_asset_check_evaluations()}
     assert checks["recomputed_scores_match_portal"].passed is True
+
+
+def test_clgq_is_recomputed_with_the_fitted_formula_where_its_parameters_exist(run):
+    """Issue 15 §4: the province's own provide-online-tree row carries CLGQ's parameters;
+    the fitted formula gives the real 08/2026 score within the portal's rounding, and the
+    row says the formula is fitted. Synthetic months (their generator scores with the
+    oracle's copy of the formula) agree too, so the demo's warning stays quiet."""
+    real = sample("provide-online-tree")["parent"]
+    with run[0].published() as con:
+        rows = con.execute("""
+            SELECT month, province_code, unit_id, is_province, level, portal_score,
+                   recomputed_score, difference, method, is_synthetic
+            FROM marts.score_recomputation WHERE group_code = 'CLGQ'
+            ORDER BY month, province_code""").fetchall()
+        methods = dict(con.execute("""
+            SELECT DISTINCT level || ':' || (metric_code IS NULL)::VARCHAR, method
+            FROM marts.score_recomputation WHERE group_code <> 'CLGQ'""").fetchall())
+    assert [(r[0], r[1]) for r in rows] == [(JULY, "H44"), (JULY, "H60"), (AUGUST, "H44"),
+                                             (AUGUST, "H60")]
+    assert all(r[3] and r[4] == "group" and r[8] == "fitted_formula" for r in rows)
+    august = next(r for r in rows if (r[0], r[1]) == (AUGUST, "H44"))
+    assert august[2] == real["departmentId"] and august[9] is False
+    assert august[5] == real["totalScore"] == 8.83
+    assert abs(august[7]) <= 0.005 and august[6] == 8.83
+    # unrounded, the macro is within the portal's rounding too
+    params = [real[k] for k in ("authorityCount", "partialCount", "fullCount",
+                                "onlineDossierCount", "onlineServiceTotal")]
+    with duckdb.connect() as con:
+        ensure_schema(con)
+        (fitted,) = con.execute("SELECT marts.clgq_score(?, ?, ?, ?, ?)", params).fetchone()
+    assert abs(fitted - 8.83) <= 0.005
+    assert fitted == pytest.approx(clgq_score(real), abs=1e-12)
+    # a synthetic month rounds in Python, DuckDB rounds half away from zero: at most 0.01
+    assert all(abs(r[7]) <= 0.01 for r in rows if r[9])
+    assert methods == {"metric:false": "count_rule", "group:true": "sum_of_metrics"}
+
+
+def test_a_clgq_score_the_formula_does_not_give_raises_the_warning(run, tmp_path):
+    """The fit refuted: a portal CLGQ score 0.05 off its parameters is flagged."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(run[0].settings.warehouse_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("""
+            UPDATE staging.unit_group_scores SET score = score + 0.05
+            WHERE month = ? AND group_code = 'CLGQ' AND is_province
+              AND province_code = 'H44'""", [AUGUST])
+        rebuild_months(con, "score_recomputation", [AUGUST])
+        _, result = RECOMPUTED_MATCH.evaluate(con, [AUGUST])
+    assert result.passed is False
+    assert result.metadata["differing"].value == 1
+    assert "group CLGQ" in result.metadata["examples"].value
 
 
 def test_the_sql_rule_is_the_domain_rule():

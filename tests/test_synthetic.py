@@ -10,7 +10,7 @@ import pytest
 
 from assets.domain.catalogue import GROUP_CODES, METRICS
 from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, month_payload, replay_relpath
-from tools.scoring_oracle import metric_score, tdgq_score, tttt_score
+from tools.scoring_oracle import clgq_score, metric_score, tdgq_score, tttt_score
 from tools.synthetic import (
     DEFAULT_MONTHS,
     DEFAULT_SAMPLES_DIR,
@@ -207,7 +207,7 @@ def _check_total(row: dict, parts: list) -> None:
 
 
 def test_synthetic_scores_follow_the_scoring_rules(replay, index):
-    checked = 0
+    checked = clgq_parents = 0
     for _relpath, group, body in _synthetic_group_files(replay, index):
         data = body["data"]
         assert body["code"] == "OK"
@@ -235,7 +235,13 @@ def test_synthetic_scores_follow_the_scoring_rules(replay, index):
             for node in [data["parent"], *data["children"]]:
                 assert 0 <= node["totalScore"] <= 12
                 assert node["ratio"] == round(100 * node["totalScore"] / 12, 2)
+            # the province's score is the fitted formula on its parameters (the units
+            # carry scores only, as in the real answers)
+            parent = data["parent"]
+            assert parent["totalScore"] == round(clgq_score(parent), 2)
+            clgq_parents += 1
     assert checked > 1000
+    assert clgq_parents == 3  # H44 in July, H60 in July and August (H44 08/2026 is real)
 
 
 def test_pooled_province_counts_add_up_over_units(replay):

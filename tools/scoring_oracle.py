@@ -5,7 +5,8 @@ ref.metrics. This second, independent form is what the tests hold that macro to
 (tests/test_recomputation.py), what reproduces the portal's published scores on every
 real captured unit within 0.01 (tests/test_scoring.py), and what the stand-in portal
 (tools/synthetic.py) scores its answers with. Nothing under assets/ imports it (a test
-says so). CLGQ has no known formula and is not here.
+says so). CLGQ has no published formula: ``clgq_score`` is the formula fitted on the real
+captures (tools/clgq_fit.py, hypothesis H5), the same as the ``marts.clgq_score`` macro.
 """
 
 from assets.domain.catalogue import METRICS, Metric
@@ -56,3 +57,16 @@ def tdgq_score(total_on_time: float, total_received: float) -> float:
 
 def tttt_score(params: dict[str, float | None]) -> float:
     return group_score_from_params("TTTT", params)
+
+
+def clgq_score(params: dict[str, float | None]) -> float | None:
+    """CLGQ from a provide-online-tree parent's raw parameters, unrounded: the FITTED
+    formula 4·A + min(2, 2·P/0.8) + 6 (A = onlineDossierCount / onlineServiceTotal,
+    P = (partialCount + fullCount) / authorityCount), not a published one. None when a
+    parameter is missing or a denominator is 0 (never observed: unknown, not 0)."""
+    names = ("authorityCount", "partialCount", "fullCount", "onlineDossierCount",
+             "onlineServiceTotal")
+    auth, partial, full, online, services = (params.get(n) for n in names)
+    if None in (auth, partial, full, online, services) or not auth or not services:
+        return None
+    return 4.0 * online / services + min(2.0, 2.0 * (partial + full) / auth / 0.8) + 6.0

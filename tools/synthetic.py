@@ -54,7 +54,7 @@ from assets.sources.endpoints import (
     payload_month,
     replay_relpath,
 )
-from tools.scoring_oracle import metric_score, tdgq_score, tttt_score
+from tools.scoring_oracle import clgq_score, metric_score, tdgq_score, tttt_score
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLES_DIR = PROJECT_ROOT / "data" / "samples" / "portal"
@@ -161,7 +161,6 @@ class Profile:
     publish_den: int  # procedures to publish (0: metric null, as for Phú Thọ)
     update_den: int
     content_den: int
-    clgq: float  # province CLGQ score (formula unknown, synthesized directly)
     clgq_unit_factor: float  # unit CLGQ scores sit below the province's (0.70 observed)
     authority_count: int
     full_share: float
@@ -400,7 +399,6 @@ def _profile_from_capture(caps: dict[str, Capture]) -> Profile:
         publish_den=ckm["PUBLISH_ON_TIME"]["denominator"] or 0,
         update_den=ckm["PUBLIC_UPDATE_ON_TIME"]["denominator"] or 0,
         content_den=ckm["PUBLIC_CONTENT_FULL"]["denominator"] or 0,
-        clgq=cp["totalScore"],
         clgq_unit_factor=_frac(statistics.mean(c["totalScore"] for c in cl["children"]),
                                cp["totalScore"], 0.7),
         authority_count=cp["authorityCount"],
@@ -441,6 +439,15 @@ def _units_from_capture(caps: dict[str, Capture], rng: random.Random) -> tuple[U
             fee_share=_frac(fee["totalDossierFinancialObligation"], child["totalReceived"]),
         ))
     return tuple(units)
+
+
+def _clgq_unit_factor(rng: random.Random) -> float:
+    """Unit CLGQ scores sit at 0.66-0.76 of the province's. The draw before it was the
+    province's CLGQ level when the generator invented it (it is now scored from its
+    parameters, see _online); it is still drawn so that every draw after it, and so every
+    other synthetic figure, stays where it was."""
+    rng.gauss(0, 0.3)
+    return rng.uniform(0.66, 0.76)
 
 
 def _synthetic_profile(rng: random.Random, code: str) -> Profile:
@@ -488,8 +495,7 @@ def _synthetic_profile(rng: random.Random, code: str) -> Profile:
         publish_den=rng.randint(15, 60) if rng.random() < 0.25 + 0.7 * q else 0,
         update_den=rng.randint(30, 120) if rng.random() < 0.25 + 0.7 * q else 0,
         content_den=rng.randint(50, 130),
-        clgq=_clamp(6.8 + 4.6 * q + rng.gauss(0, 0.3), 0, 12),
-        clgq_unit_factor=rng.uniform(0.66, 0.76),
+        clgq_unit_factor=_clgq_unit_factor(rng),
         authority_count=rng.randint(40, 80),
         full_share=full_share,
         partial_share=min(0.98 - full_share, rng.uniform(0.3, 0.5)),
@@ -743,36 +749,45 @@ def _progress(ctx: _Month) -> dict:
 
 
 def _online(ctx: _Month) -> dict:
-    """CLGQ: the portal's formula is unknown, so the scores are synthesized directly
-    (units below the province, as observed) and the parameters made consistent."""
+    """CLGQ: the parameters are drawn and the province's score is the formula fitted on
+    the real captures (tools/scoring_oracle.py::clgq_score, the pipeline's
+    marts.clgq_score), so the demo's recomputation agrees with it. The units carry scores
+    only, as in the real answers: synthesized below the province's, as observed."""
     rng, p, r = ctx.rng, ctx.profile, ctx.rates
     maximum = GROUPS["CLGQ"].max_score
-    score = round(_clamp(p.clgq + 5 * p.trend * _months_since_anchor(ctx.month)
-                         + rng.gauss(0, 0.12), 0, maximum), 2)
-    children = []
-    for unit, received in zip(ctx.units, ctx.received, strict=True):
-        unit_score = _clamp(score * p.clgq_unit_factor + 0.12 * unit.offset
-                            + rng.gauss(0, 0.06), 0, maximum)
-        unit_score = round(unit_score, 2) if received else 0
-        children.append({
-            "departmentId": unit.id, "departmentName": unit.name, "departmentCode": unit.code,
-            "level": unit.level, "totalScore": unit_score, "totalMaxScore": maximum,
-            "ratio": _pct(unit_score, maximum), "scoreDelta": None,
-        })
+    # the month's jitter, on the share of services with an online dossier (4 points per
+    # unit of that share in the formula: ±0.12 points); drawn in the order the earlier
+    # generator drew, so the other groups' figures do not move
+    jitter = rng.gauss(0, 0.12) / 4
+    unit_jitter = [rng.gauss(0, 0.06) for _ in ctx.units]
     received = sum(ctx.received)
     services = round(p.online_services * math.exp(rng.gauss(0, 0.02)))
-    online_dossiers = _draw(rng, services, r["online_dossier"])
+    online_dossiers = _draw(rng, services, r["online_dossier"] + jitter)
     channel_total = round(received * p.channel_share)
     channel_online = _draw(rng, channel_total, r["channel_online"])
     channel_postal = min(channel_total - channel_online, round(channel_total * p.channel_postal))
     online_on_time = _draw(rng, channel_online, r["online_on_time"])
     full = round(p.authority_count * p.full_share)
+    counts = {
+        "authorityCount": p.authority_count,
+        "partialCount": min(p.authority_count - full, round(p.authority_count * p.partial_share)),
+        "fullCount": full, "onlineDossierCount": online_dossiers, "onlineServiceTotal": services,
+    }
+    score = round(clgq_score(counts), 2)  # at most 12: A <= 1 and the P term <= 2
+    children = []
+    for unit, unit_received, noise in zip(ctx.units, ctx.received, unit_jitter, strict=True):
+        unit_score = _clamp(score * p.clgq_unit_factor + 0.12 * unit.offset + noise,
+                            0, maximum)
+        unit_score = round(unit_score, 2) if unit_received else 0
+        children.append({
+            "departmentId": unit.id, "departmentName": unit.name, "departmentCode": unit.code,
+            "level": unit.level, "totalScore": unit_score, "totalMaxScore": maximum,
+            "ratio": _pct(unit_score, maximum), "scoreDelta": None,
+        })
     parent = {
         "departmentId": ctx.province.id, "departmentName": ctx.province.name,
         "departmentCode": ctx.province.code, "totalScore": score, "totalMaxScore": maximum,
-        "ratio": _pct(score, maximum), "authorityCount": p.authority_count,
-        "partialCount": min(p.authority_count - full, round(p.authority_count * p.partial_share)),
-        "fullCount": full, "onlineDossierCount": online_dossiers, "onlineServiceTotal": services,
+        "ratio": _pct(score, maximum), **counts,
         "channelOnlineSum": channel_online,
         "channelDirectSum": channel_total - channel_online - channel_postal,
         "channelPostalSum": channel_postal, "channelTotalSum": channel_total,

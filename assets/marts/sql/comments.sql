@@ -99,7 +99,7 @@ COMMENT ON COLUMN marts.unit_points_lost.is_synthetic IS 'True for generated sam
 COMMENT ON COLUMN marts.unit_points_lost.bar_pct IS 'Ratio in % that earns full marks: the threshold, or 100.';
 COMMENT ON COLUMN marts.unit_points_lost.missing_count IS 'bar_pct/100 × denominator − numerator: how many more numerator items (on-time dossiers, satisfied dossiers, …) the row needs to reach the bar; negative = above it.';
 
-COMMENT ON TABLE marts.score_recomputation IS 'The portal''s scores recomputed from its raw counts (CKMB, TDGQ, TTTT, MDHL, MDSH) per unit, metric and group, and the difference; above 0.02 the portal has probably changed its method.';
+COMMENT ON TABLE marts.score_recomputation IS 'The portal''s scores recomputed from its raw counts (CKMB, TDGQ, TTTT, MDHL, MDSH) per unit, metric and group, and CLGQ where the portal sends its parameters (the province''s own row) with a fitted formula (method fitted_formula), and the difference; above 0.02 the portal has probably changed its method, or for CLGQ the fit is refuted.';
 COMMENT ON COLUMN marts.score_recomputation.month IS 'First day of the month.';
 COMMENT ON COLUMN marts.score_recomputation.province_id IS 'The portal''s province id (UUID).';
 COMMENT ON COLUMN marts.score_recomputation.province_code IS 'Province code, e.g. H44.';
@@ -109,12 +109,13 @@ COMMENT ON COLUMN marts.score_recomputation.unit_type IS 'PROVINCE, PROVINCIAL_D
 COMMENT ON COLUMN marts.score_recomputation.is_province IS 'True on the province''s own row.';
 COMMENT ON COLUMN marts.score_recomputation.group_code IS 'Group code.';
 COMMENT ON COLUMN marts.score_recomputation.metric_code IS 'Metric code on a metric row; NULL on a group row.';
-COMMENT ON COLUMN marts.score_recomputation.level IS 'metric (a metric the portal scores itself) or group (the sum of the group''s metrics).';
+COMMENT ON COLUMN marts.score_recomputation.level IS 'metric (a metric the portal scores itself) or group (the sum of the group''s metrics; for CLGQ the fitted formula on the group''s raw parameters).';
 COMMENT ON COLUMN marts.score_recomputation.numerator IS 'Numerator the portal sent (metric rows).';
 COMMENT ON COLUMN marts.score_recomputation.denominator IS 'Denominator the portal sent (metric rows).';
 COMMENT ON COLUMN marts.score_recomputation.portal_score IS 'The portal''s own score.';
-COMMENT ON COLUMN marts.score_recomputation.recomputed_score IS 'Our score from the counts, rounded to two decimals per metric like the portal''s.';
-COMMENT ON COLUMN marts.score_recomputation.difference IS 'recomputed_score − portal_score (NULL scores as 0); 0 or ±0.01 is rounding.';
+COMMENT ON COLUMN marts.score_recomputation.recomputed_score IS 'Our score from the counts, rounded to two decimals per metric like the portal''s (CLGQ: marts.clgq_score rounded to two decimals; NULL when a denominator is 0).';
+COMMENT ON COLUMN marts.score_recomputation.difference IS 'recomputed_score − portal_score (NULL scores as 0; for CLGQ NULL when the formula gives no score); 0 or ±0.01 is rounding.';
+COMMENT ON COLUMN marts.score_recomputation.method IS 'How recomputed_score was obtained: count_rule (the metric''s published rule on its counts), sum_of_metrics (a group as the sum of its recomputed metrics), fitted_formula (CLGQ: marts.clgq_score, a formula fitted on six real observations, not published by the portal; its portal_score stays the authoritative one).';
 COMMENT ON COLUMN marts.score_recomputation.captured_at IS 'When the portal answered (UTC).';
 COMMENT ON COLUMN marts.score_recomputation.is_synthetic IS 'True for generated sample data.';
 
@@ -198,6 +199,7 @@ COMMENT ON COLUMN marts.unit_metric_counts.captured_at IS 'When the portal answe
 COMMENT ON COLUMN marts.unit_metric_counts.is_synthetic IS 'True for generated sample data.';
 
 COMMENT ON MACRO marts.rule_score IS 'rule_score(max_score, threshold, score_if_empty, numerator, denominator): the portal''s score for a linear or threshold metric.';
+COMMENT ON MACRO marts.clgq_score IS 'clgq_score(authority_count, partial_count, full_count, online_dossier_count, online_service_total): CLGQ from a provide-online-tree parent''s raw parameters, 4·A + min(2, 2·P/0.8) + 6. A FIT, not a published formula: it reproduces the six real observations within 0.005 (docs/index.md, "CLGQ: the formula, tested"); NULL when a denominator is 0.';
 
 -- History (issue 5): eras, sources and the comparable series across the 2025 merger.
 COMMENT ON TABLE marts.province_monthly IS 'One row per province and month since 2022-08: total, rank among the provinces of that month (63 before 2025-07, 34 after), provisional band, national average, best, change since last month. series = reported (the provinces of the time) or comparable (before 2025-07, today''s 34 provinces recombined from their predecessors).';
