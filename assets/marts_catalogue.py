@@ -17,7 +17,9 @@ REFERENCE_KEY = dg.AssetKey(["ref", "reference_tables"])
 HISTORY_STAGING = _keys("staging", "national_summary", "national_average", "legacy_scores",
                         "spreadsheet_scores", "national_summary_history")
 UNIT_STAGING = _keys("staging", "unit_metrics", "unit_parameters", "unit_group_scores")
-PROCEDURE_STAGING: list[dg.AssetKey] = []  # the staged procedure tables: see the engine spec
+# the staged per-procedure answers (assets/staging/procedure_load.py)
+PROCEDURE_STAGING = _keys("staging", "procedure_group_scores", "procedure_unit_metrics",
+                          "procedure_unit_parameters")
 
 # name -> (upstream assets, description); the order is the build order. Every mart also
 # depends on the reference tables (REFERENCE_KEY).

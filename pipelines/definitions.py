@@ -11,6 +11,7 @@ from assets.raw.captures import portal_captures
 from assets.raw.procedures import procedure_captures, procedure_catalogue, ref_procedures
 from assets.report.scorecard import scorecard
 from assets.settings import Settings, load_settings
+from assets.staging.procedure_load import procedure_tables
 from assets.staging.sheet_import import spreadsheet_scores
 from assets.staging.step import staging_tables
 from checks.freshness import freshness_checks
@@ -36,7 +37,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[portal_captures, staging_tables, spreadsheet_scores, har_captures,
                 reference_tables, *mart_assets, analyst_copy, scorecard,
-                procedure_catalogue, ref_procedures, procedure_captures],
+                procedure_catalogue, ref_procedures, procedure_captures, procedure_tables],
         asset_checks=[*freshness_checks],
         jobs=[refresh_job, legacy_job, freshness_job, import_job, history_job,
               catalogue_job, procedures_job],

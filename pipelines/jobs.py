@@ -7,10 +7,14 @@ from assets.marts_catalogue import REFERENCE_KEY
 from assets.raw.procedures import PROCEDURE_KEYS
 from assets.staging.har_import import HAR_KEY
 from assets.staging.legacy import LEGACY_KEY
+from assets.staging.procedure_load import PROCEDURE_STAGING_KEYS
 from assets.staging.sheet_import import SHEETS_KEY
 from checks.freshness import freshness_checks
 
 from .incidents import incident_report
+
+PROCEDURE_ASSETS = (*PROCEDURE_STAGING_KEYS, dg.AssetKey(["marts", "procedure_monthly"]),
+                    dg.AssetKey(["marts", "unit_procedure_points_lost"]))
 
 
 def writer_job(name: str, selection, description: str):
@@ -29,9 +33,11 @@ refresh_job = writer_job(
     # so it is not recorded as materialized (empty) for it. (A range over months before
     # 2025-07 still loads the legacy service's answers into staging.legacy_scores, in the
     # staging step, without recording it: use refresh_legacy for those months.)
-    # (the procedure assets have their own jobs: pipelines/procedures.py)
+    # (the procedure assets, their staging and marts included, have their own jobs:
+    # pipelines/procedures.py. Here, a month without per-procedure answers would skip
+    # the procedure marts and, after them, the publish.)
     dg.AssetSelection.all() - dg.AssetSelection.assets(SHEETS_KEY, HAR_KEY, LEGACY_KEY,
-                                                       *PROCEDURE_KEYS),
+                                                       *PROCEDURE_KEYS, *PROCEDURE_ASSETS),
     "Crawl, validate, load, build the marts and publish, for one month or a range of "
     "months (one run).")
 

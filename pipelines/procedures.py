@@ -5,9 +5,11 @@ from datetime import date
 
 import dagster as dg
 
+from assets.marts_catalogue import REFERENCE_KEY
 from assets.months import previous_month
 from assets.partitions import TIMEZONE
 from assets.raw.procedures import CATALOGUE_KEY, PROCEDURE_CAPTURES_KEY, REF_PROCEDURES_KEY
+from assets.staging.procedure_load import PROCEDURE_STAGING_KEYS
 
 from .jobs import writer_job
 from .tags import range_tags
@@ -18,9 +20,15 @@ catalogue_job = writer_job(
     "7 days old, and load it into ref.procedures.")
 
 procedures_job = writer_job(
-    "refresh_procedures", dg.AssetSelection.assets(PROCEDURE_CAPTURES_KEY),
+    "refresh_procedures",
+    dg.AssetSelection.assets(PROCEDURE_CAPTURES_KEY, *PROCEDURE_STAGING_KEYS,
+                             ["marts", "procedure_monthly"],
+                             ["marts", "unit_procedure_points_lost"],
+                             ["publish", "analyst_copy"], ["report", "scorecard"],
+                             REFERENCE_KEY),
     "For the focus province(s), the five filtered group answers of the procedures chosen "
-    "by priority, within CHISO_PROCEDURE_BUDGET requests a night (after the group crawl).")
+    "by priority, within CHISO_PROCEDURE_BUDGET requests a night (after the group crawl); "
+    "then staged, the procedure marts rebuilt and the analysts' copy published.")
 
 weekly_procedure_catalogue = dg.ScheduleDefinition(
     name="weekly_procedure_catalogue", job=catalogue_job, cron_schedule="0 1 * * 0",

@@ -8,6 +8,7 @@ import pytest
 from conftest import AUGUST, PHU_THO, SAMPLES
 from procedure_samples import PROCEDURE_ID, keep_samples
 
+from assets.staging.engine import StageFailure
 from assets.staging.parse import StagingError
 from assets.staging.procedure_load import load_procedure_captures, procedure_captures
 from assets.staging.procedures import SCHEMAS, parse_procedure_capture
@@ -112,10 +113,15 @@ def test_a_bad_answer_writes_nothing_and_keeps_the_previous_rows(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         counts = load_procedure_captures(con, good, [AUGUST])
         assert counts["staging.procedure_group_scores"] == 5 * 164
-        with pytest.raises(StagingError) as raised:
+        with pytest.raises(StageFailure) as raised:
             load_procedure_captures(con, bad, [AUGUST])
-        assert raised.value.field_name == "totalScore"
-        assert "dossier-digitized" in raised.value.file
+        assert raised.value.where["field"] == "totalScore"
+        assert raised.value.where["period"] == "2026-08"
+        assert "dossier-digitized" in raised.value.where["raw_file"]
+        assert "Phú Thọ" in raised.value.where["unit"]
+        audit = con.execute("SELECT suite, success, columns FROM audit.validation_results "
+                            "WHERE NOT success").fetchall()
+        assert audit == [("parse", False, "totalScore")]
         kept = con.execute("SELECT count(*), count(DISTINCT raw_sha256) "
                            "FROM staging.procedure_group_scores").fetchone()
     assert kept == (5 * 164, 5)

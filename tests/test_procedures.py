@@ -295,12 +295,14 @@ def test_the_procedure_jobs_crawl_the_catalogue_weekly_and_the_procedures_within
         procedure_replay, tmp_path):
     with serve(procedure_replay) as server:
         pipeline = Pipeline(tmp_path / "data", server.url,
-                            extra_env={"CHISO_FOCUS_PROVINCE": "H44",
+                            extra_env={"CHISO_FOCUS_PROVINCE": "H44", "CHISO_PROVINCES": "H44",
                                        "CHISO_PROCEDURE_BUDGET": "20"})
-        store = RawStore(pipeline.settings.raw_dir)
-        client = LivePortalClient(server.url, pause_s=0)
-        crawl_month(client, store, AUGUST, ("H44",))  # the group crawl the night had
-        client.close()
+        # the night's group refresh first (the procedure assets are not in it)
+        months = pipeline.defs.resolve_job_def("refresh_months")
+        first = months.execute_in_process(partition_key=AUGUST.isoformat(),
+                                          instance=pipeline.instance)
+        assert first.success
+        assert not first.asset_materializations_for_node("marts__procedure_monthly")
         catalogue = pipeline.defs.resolve_job_def("refresh_procedure_catalogue")
         assert catalogue.execute_in_process(instance=pipeline.instance).success
         asked = len(server.requests)
@@ -321,6 +323,15 @@ def test_the_procedure_jobs_crawl_the_catalogue_weekly_and_the_procedures_within
         rows = con.execute("SELECT count(*), count(*) FILTER (WHERE code = '2.000815') "
                            "FROM ref.procedures").fetchone()
     assert rows == (24, 1)
+    # then staged by the engine, the procedure marts rebuilt and the copy published
+    with duckdb.connect(str(pipeline.settings.published_path), read_only=True) as con:
+        procedures = con.execute("""
+            SELECT count(DISTINCT procedure_id) FILTER (WHERE method = 'pooled'),
+                   count(*) FILTER (WHERE method = 'remainder') > 0
+            FROM marts.procedure_monthly WHERE month = ?""", [AUGUST]).fetchone()
+        units = con.execute("SELECT count(*) FROM marts.unit_procedure_points_lost "
+                            "WHERE month = ?", [AUGUST]).fetchone()[0]
+    assert procedures == (4, True) and units > 0
 
 
 def test_the_procedure_assets_run_in_their_own_jobs_not_in_the_group_refresh():
@@ -330,10 +341,13 @@ def test_the_procedure_assets_run_in_their_own_jobs_not_in_the_group_refresh():
         layer = defs.resolve_job_def(job).asset_layer
         return {k.to_user_string() for k in layer.executable_asset_keys}
 
-    # the crawls run in their own jobs; the procedure marts are rebuilt with the others
-    assert not {k for k in keys("refresh_months")
-                if k.startswith("raw/procedure") or k == "ref/procedures"}
-    assert keys("refresh_procedures") == {"raw/procedure_captures"}
+    # the crawls, the procedure tables and marts run in their own jobs
+    assert not {k for k in keys("refresh_months") if "procedure" in k}
+    assert keys("refresh_procedures") == {
+        "raw/procedure_captures", "staging/procedure_group_scores",
+        "staging/procedure_unit_metrics", "staging/procedure_unit_parameters",
+        "marts/procedure_monthly", "marts/unit_procedure_points_lost", "ref/reference_tables",
+        "publish/analyst_copy", "report/scorecard"}
     assert keys("refresh_procedure_catalogue") == {"raw/procedure_catalogue", "ref/procedures"}
     tags = defs.resolve_schedule_def("nightly_procedures").evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=datetime(

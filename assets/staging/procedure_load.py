@@ -1,49 +1,67 @@
-"""Per-procedure answers into staging, until the staging engine takes them as one more spec.
+"""staging/procedure_*: the portal's answers filtered to one procedure, staged by the
+staging engine as one more path (``procedure_path``), and the asset that runs it.
 
 A month's per-procedure captures are found in its complete crawls: the procedure crawl's
 own manifests (``raw/_procedure_sessions/<yyyy-mm>/``) and any other crawl of the month
 (``raw/_sessions/<yyyy-mm>/``); a capture with a ``formality_id`` is one. The latest answer
-of each province, procedure, endpoint and page is kept, every one is read (sha256
-verified) and parsed, then the months' rows of the three procedure tables are replaced in
-one transaction. A parse error raises the StagingError naming file, period, unit and
-field: nothing is written and the previous rows stay.
+of each province, procedure, endpoint and page is kept; the engine reads each (sha256
+verified), parses it (assets/staging/procedures.py), validates the month with
+checks/procedure_suites.py, audits, then replaces the month's rows of the three procedure
+tables in one transaction. A parse error or a blocking failure names file, period, unit
+and field: nothing is written and the previous rows stay.
 
 A procedure's code comes from the capture, else from its crawl's manifest (``procedures``:
 id and code of each procedure crawled); its name from ``ref.procedures`` (the catalogue)
-when the warehouse has it.
+when the warehouse has it. A month without procedure answers is not staged and not
+recorded as materialized (the procedure marts then have nothing to rebuild).
 """
 
+import dataclasses
 import json
 from datetime import date
+from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.months import month_key
+from assets.metadata import add_partition_metadata, table_metadata
+from assets.months import Era, month_key
+from assets.partitions import monthly_partitions, months_in_window
 from assets.raw.store import SESSIONS, RawStore
-from assets.warehouse import ensure_schema, replace_months
+from assets.resources import ChisoSettings, StagingConfig, WarehouseResource
+from assets.tables import PROCEDURES, asset_key, qualified
+from assets.warehouse import ensure_schema
+from checks.procedure_suites import PROCEDURE_SUITES, procedure_datasets
 
-from .procedures import SCHEMAS, parse_procedure_capture
+from .engine import Batch, Reads, StagedPath, check_results, stage
+from .procedures import parse_procedure_capture
 
 # where the procedure crawl keeps its manifests (assets/raw/procedure_crawl.py)
 PROCEDURE_SESSIONS = "_procedure_sessions"
+PROCEDURE_CAPTURES_KEY = dg.AssetKey(["raw", "procedure_captures"])
+PROCEDURE_STAGING_KEYS = [asset_key(t) for t in PROCEDURES]
 
 
-def _complete_manifests(store: RawStore, month: date) -> list[dict]:
+def _complete_manifests(store: RawStore, month: date) -> list[tuple[str, dict]]:
     out = []
     for folder in (SESSIONS, PROCEDURE_SESSIONS):
         path = store.root / folder / month_key(month)
         for file in sorted(path.glob("*.json")) if path.exists() else []:
             manifest = json.loads(file.read_text("utf-8"))
             if manifest.get("status") == "complete":
-                out.append(manifest)
+                out.append((file.stem, manifest))
     return out
 
 
 def procedure_captures(store: RawStore, month: date) -> list[dict]:
     """The latest kept answer per (province, procedure, endpoint, page) of the month."""
-    latest: dict[tuple, dict] = {}
-    for manifest in _complete_manifests(store, month):
+    return [c for _, captures in _select(store, month).sessions for c in captures]
+
+
+def _select(store: RawStore, month: date) -> Batch:
+    latest: dict[tuple, tuple[str, dict]] = {}
+    for session, manifest in _complete_manifests(store, month):
         codes = {p.get("procedure_id"): p.get("code")
                  for p in manifest.get("procedures") or [] if isinstance(p, dict)}
         for c in manifest["captures"]:
@@ -52,45 +70,110 @@ def procedure_captures(store: RawStore, month: date) -> list[dict]:
             if not c.get("formality_code") and codes.get(c["formality_id"]):
                 c = {**c, "formality_code": codes[c["formality_id"]]}
             key = (c.get("province_id"), c["formality_id"], c["endpoint"], c.get("page", 1))
-            if key not in latest or c["captured_at"] >= latest[key]["captured_at"]:
-                latest[key] = c
-    return [latest[k] for k in sorted(latest, key=lambda k: tuple(map(str, k)))]
+            if key not in latest or c["captured_at"] >= latest[key][1]["captured_at"]:
+                latest[key] = (session, c)
+    by_session: dict[str, list[dict]] = {}
+    for key in sorted(latest, key=lambda k: tuple(map(str, k))):
+        session, capture = latest[key]
+        by_session.setdefault(session, []).append(capture)
+    return Batch(month, ", ".join(by_session) or "no procedure answers",
+                 list(by_session.items()))
 
 
 def catalogue_names(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     """procedure id -> (code, name) from ref.procedures, when the catalogue was loaded."""
-    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ref' "
-                          "AND table_name = 'procedures'").fetchone()[0]
-    if not present:
-        return {}
     return {r[0]: (r[1], r[2]) for r in con.execute(
         "SELECT procedure_id, code, name FROM ref.procedures").fetchall()}
 
 
-def parse_month(store: RawStore, month: date,
-                names: dict[str, tuple[str, str]] | None = None) -> dict[str, pl.DataFrame]:
-    """Every staged procedure row of one month (empty frames when nothing was crawled);
-    ``names``: procedure id -> (code, name) of the catalogue."""
-    parts: dict[str, list[pl.DataFrame]] = {t: [] for t in SCHEMAS}
-    for capture in procedure_captures(store, month):
-        code, name = (names or {}).get(capture["formality_id"], (None, None))
+def _parse(batch: Batch, reads: Reads, names: dict[str, tuple[str, str]]
+           ) -> dict[str, pl.DataFrame]:
+    parts: dict[str, list[pl.DataFrame]] = {t: [] for t in PROCEDURES}
+    for _session, capture, body in reads:
+        code, name = names.get(capture["formality_id"], (None, None))
         capture = {**capture, "formality_code": capture.get("formality_code") or code,
                    "formality_name": capture.get("formality_name") or name}
-        frames = parse_procedure_capture(capture, store.read_verified(capture), month)
-        for table, frame in frames.items():
+        for table, frame in parse_procedure_capture(capture, body, batch.month).items():
             parts[table].append(frame)
-    return {t: pl.concat(p, rechunk=True) if p else pl.DataFrame(schema=SCHEMAS[t])
+    return {t: pl.concat(p, rechunk=True) if p else pl.DataFrame(schema=PROCEDURES[t])
             for t, p in parts.items()}
 
 
+def _nothing_to_stage(_con, batch: Batch) -> str | None:
+    return None if batch.sessions else "no per-procedure answers for this month"
+
+
+PROCEDURE_PATH = StagedPath(
+    name="procedures", tables=tuple(PROCEDURES), era=Era.MERGED, select=_select,
+    parse=lambda batch, reads: _parse(batch, reads, {}),
+    datasets=lambda frames, _month, _previous: procedure_datasets(frames),
+    suites=PROCEDURE_SUITES,
+    check_key=lambda suite: asset_key(suite.dataset if suite.dataset in PROCEDURES
+                                      else "procedure_group_scores"),
+    what="parseable per-procedure answer")
+
+
+def procedure_path(names: dict[str, tuple[str, str]]) -> StagedPath:
+    """The path with the catalogue's names; a month with no answer is left alone (the
+    default ``unchanged``, same sha256, applies to one that has answers)."""
+    def unchanged(con, batch):
+        from .engine import same_sha256
+
+        return _nothing_to_stage(con, batch) or same_sha256(con, path, batch)
+
+    path = dataclasses.replace(PROCEDURE_PATH,
+                               parse=lambda batch, reads: _parse(batch, reads, names),
+                               unchanged=unchanged)
+    return path
+
+
 def load_procedure_captures(con: duckdb.DuckDBPyConnection, store: RawStore,
-                            months: list[date]) -> dict[str, int]:
-    """Parse every month first, then replace the months' procedure rows in one transaction;
+                            months: list[date], *, run_id: str = "load_procedure_captures",
+                            force: bool = True) -> dict[str, int]:
+    """Stage the months' per-procedure answers through the engine (tests, the benchmark);
     returns the rows written per table."""
     ensure_schema(con)
-    names = catalogue_names(con)
-    parts: dict[str, list[pl.DataFrame]] = {f"staging.{t}": [] for t in SCHEMAS}
-    for month in months:
-        for table, frame in parse_month(store, month, names).items():
-            parts[f"staging.{table}"].append(frame)
-    return replace_months(con, {t: pl.concat(f) for t, f in parts.items()}, list(months))
+    run = stage(procedure_path(catalogue_names(con)), con, store, months, run_id=run_id,
+                force=force)
+    return run.counts
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(key, deps=[PROCEDURE_CAPTURES_KEY], group_name="procedures",
+                        skippable=True, kinds={"duckdb"},
+                        description=f"{qualified(t)}: the portal's answers filtered to one "
+                                    "procedure, for the focus province(s) (issue 15).")
+           for t, key in zip(PROCEDURES, PROCEDURE_STAGING_KEYS, strict=True)],
+    check_specs=PROCEDURE_PATH.check_specs(),
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb_warehouse",
+    name="procedure_tables",
+    can_subset=True,
+)
+def procedure_tables(context: dg.AssetExecutionContext, config: StagingConfig,
+                     chiso: ChisoSettings, warehouse: WarehouseResource):
+    window = months_in_window(context)
+    with warehouse.get_connection() as con:
+        ensure_schema(con)
+        run = stage(procedure_path(catalogue_names(con)), con, RawStore(chiso.raw_dir),
+                    window, run_id=context.run.run_id, force=config.force, log=context.log,
+                    spill_root=Path(warehouse.database).parent)
+        loaded = run.validated
+        tables = {t: table_metadata(con, "staging", t, loaded, chiso.focus_province)
+                  for t in PROCEDURES} if loaded else {}
+    if loaded:
+        for table, key in zip(PROCEDURES, PROCEDURE_STAGING_KEYS, strict=True):
+            if key not in context.selected_asset_keys:
+                continue
+            add_partition_metadata(context, tables[table][1], asset_key=key)
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                **tables[table][0], "rows_loaded": run.counts.get(qualified(table), 0),
+                "months": run.months_label, "sessions": "\n".join(
+                    f"{k}: {v}" for k, v in run.sessions.items()),
+                "checks_not_run": run.checks_not_run()})
+    else:
+        context.log.info("No new per-procedure answers to stage: "
+                         + ("; ".join(f"{k}: {v}" for k, v in run.unchanged.items())
+                            or "no month of the 34-province era in this run"))
+    yield from check_results([run], context.selected_asset_check_keys, context.log)
