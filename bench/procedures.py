@@ -53,6 +53,7 @@ PROVINCE = "H44"
 RESULTS = Path(__file__).parent / "results"
 PROCEDURE_MARTS = ("procedure_monthly", "unit_procedure_points_lost")
 TARGET_RATIO, TARGET_RSS_MB, TARGET_NIGHT_S = 1.0, 2048, 60
+STREAM_CHUNK = 250  # captures a chunk of the streamed what-if loader
 
 
 def _peak_rss_mb() -> float:
@@ -146,8 +147,46 @@ def derive(src: Path, dst: Path, months: list[date], procedures: int | None) -> 
 # --------------------------------------------------------------------------- measurements
 # Each runs in a spawned child: the parent's memory does not count in its peak RSS.
 
-def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
-    """(a) the pipeline's procedure rebuild, after its prerequisites."""
+def _stream_procedures(con, store: RawStore, months: list[date], parts_dir: Path,
+                       chunk: int) -> dict[str, int]:
+    """A loader staging could have (not the pipeline's): the captures parsed ``chunk`` at a
+    time with ``parse_procedure_capture``, each chunk's rows spilled to Parquet, then the
+    months replaced from the files in one transaction (``replace_from_parquet``, as the
+    group staging loads a year): memory bounded by a chunk, not by the year."""
+    import polars as pl
+
+    from assets.staging.procedure_load import catalogue_names, procedure_captures
+    from assets.staging.procedures import SCHEMAS, parse_procedure_capture
+    from assets.warehouse import ensure_schema, replace_from_parquet
+
+    ensure_schema(con)
+    names = catalogue_names(con)
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[str]] = {f"staging.{t}": [] for t in SCHEMAS}
+    for month in months:
+        captures = procedure_captures(store, month)
+        for start in range(0, len(captures), chunk):
+            parts: dict[str, list] = {t: [] for t in SCHEMAS}
+            for capture in captures[start:start + chunk]:
+                code, name = names.get(capture["formality_id"], (None, None))
+                capture = {**capture,
+                           "formality_code": capture.get("formality_code") or code,
+                           "formality_name": capture.get("formality_name") or name}
+                body = store.read_verified(capture)
+                for table, frame in parse_procedure_capture(capture, body, month).items():
+                    parts[table].append(frame)
+            for table, frames in parts.items():
+                if frames:
+                    path = parts_dir / f"{table}-{month_key(month)}-{start}.parquet"
+                    pl.concat(frames).write_parquet(path)
+                    files[f"staging.{table}"].append(str(path))
+    return replace_from_parquet(con, files, months)
+
+
+def measure_pipeline(raw_root: str, months: list[date], db_path: str,
+                     streamed: bool = False) -> dict:
+    """(a) the pipeline's procedure rebuild, after its prerequisites; ``streamed``: with
+    the chunked loader above in place of ``load_procedure_captures`` (a what-if)."""
     import duckdb
 
     from assets.marts.build import MartCheckFailed, rebuild_months
@@ -156,6 +195,7 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
     from assets.warehouse import ensure_schema, refresh_reference, replace_months
 
     store = RawStore(Path(raw_root))
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     con = duckdb.connect(db_path)
     ensure_schema(con)
@@ -169,24 +209,38 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
                 parse_capture(capture, store.read_verified(capture), rows, month)
     replace_months(con, {f"staging.{t}": f for t, f in rows.frames().items()}, months)
     metric_rows = rebuild_months(con, "metric_monthly", months)
+    # a fixed cost inside load_procedure_captures: ensure_schema on a current warehouse
+    te = time.perf_counter()
+    ensure_schema(con)
+    ensure_schema_s = time.perf_counter() - te
+    rss_before = _peak_rss_mb()
     t1 = time.perf_counter()
-    # the parse's share of load_procedure_captures, when its per-month parse is there
-    parse_s = [0.0]
+    # the parse's share of load_procedure_captures (and the peak RSS when it ends, the
+    # parsed frames' size), when its per-month parse is there
+    parse_s, parsed = [0.0], {"mb": 0.0, "peak_rss_mb": None}
     real_parse = getattr(procedure_load, "parse_month", None)
-    if real_parse is not None:
+    if real_parse is not None and not streamed:
         def timed_parse(*args, **kwargs):
             started = time.perf_counter()
             try:
-                return real_parse(*args, **kwargs)
+                frames = real_parse(*args, **kwargs)
             finally:
                 parse_s[0] += time.perf_counter() - started
+            parsed["mb"] += sum(f.estimated_size() for f in frames.values()) / 1e6
+            parsed["peak_rss_mb"] = round(_peak_rss_mb())
+            return frames
         procedure_load.parse_month = timed_parse
     try:
-        staged = procedure_load.load_procedure_captures(con, store, months)
+        if streamed:
+            staged = _stream_procedures(con, store, months, Path(db_path).parent / "parts",
+                                        STREAM_CHUNK)
+        else:
+            staged = procedure_load.load_procedure_captures(con, store, months)
     finally:
         if real_parse is not None:
             procedure_load.parse_month = real_parse
     t2 = time.perf_counter()
+    timed = real_parse is not None and not streamed
     marts, mart_s, failed = {}, {}, {}
     for name in PROCEDURE_MARTS:
         started = time.perf_counter()
@@ -199,10 +253,15 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str) -> dict:
         mart_s[name] = round(time.perf_counter() - started, 2)
     t3 = time.perf_counter()
     con.close()
-    return {"prerequisites_s": round(t1 - t0, 2), "metric_monthly_rows": metric_rows,
+    return {"loader": "streamed (what-if)" if streamed else "load_procedure_captures",
+            "prerequisites_s": round(t1 - t0, 2), "metric_monthly_rows": metric_rows,
+            "ensure_schema_s": round(ensure_schema_s, 2),
             "parse_load_s": round(t2 - t1, 2),
-            "parse_s": round(parse_s[0], 2) if real_parse is not None else None,
-            "load_s": round(t2 - t1 - parse_s[0], 2) if real_parse is not None else None,
+            "parse_s": round(parse_s[0], 2) if timed else None,
+            "load_s": round(t2 - t1 - parse_s[0], 2) if timed else None,
+            "parsed_frames_mb": round(parsed["mb"]) if timed else None,
+            "peak_rss_after_parse_mb": parsed["peak_rss_mb"] if timed else None,
+            "peak_rss_before_mb": round(rss_before),
             "marts_s": round(t3 - t2, 2), "mart_s": mart_s,
             "rebuild_s": round(t3 - t1, 2), "staged": staged,
             "staged_rows": sum(staged.values()), "marts": marts,
@@ -269,17 +328,24 @@ def in_child(fn, *args) -> dict:
         return pool.submit(fn, *args).result()
 
 
-def measure_set(out: Path, label: str, months: list[date], procedures: int | None) -> dict:
-    """One set of kept answers: (a), (b) and their ratios."""
+def measure_set(out: Path, label: str, months: list[date], procedures: int | None,
+                streamed: bool = False) -> dict:
+    """One set of kept answers: (a), (b) and their ratios; ``streamed``: also (a) with the
+    chunked what-if loader."""
     root = out / "sets" / label
     shutil.rmtree(root, ignore_errors=True)
     info = derive(out / "raw-all", root / "raw", months, procedures)
     files = info.pop("files")
     pipeline = in_child(measure_pipeline, str(root / "raw"), months, str(root / "pipe.duckdb"))
     floor = in_child(measure_floor, files, str(root / "floor.duckdb"))
-    shutil.rmtree(root)
     fw = floor["wall_s"] or None
-    return {**info, "pipeline": pipeline, "floor": floor,
+    what_if = None
+    if streamed:
+        what_if = in_child(measure_pipeline, str(root / "raw"), months,
+                           str(root / "streamed" / "pipe.duckdb"), True)
+        what_if["ratio_rebuild"] = round(what_if["rebuild_s"] / fw, 2) if fw else None
+    shutil.rmtree(root)
+    return {**info, "pipeline": pipeline, "floor": floor, "streamed": what_if,
             "ratio_rebuild": round(pipeline["rebuild_s"] / fw, 2) if fw else None,
             "ratio_parse_load": round(pipeline["parse_load_s"] / fw, 2) if fw else None,
             "mb_per_s": round(info["bytes"] / 1e6 / pipeline["rebuild_s"], 1)
@@ -301,14 +367,14 @@ def run(procedures: int, out: Path, months: int = 12, year_procedures: int = 100
     crawled = figures["crawl_all"]["procedures"]
     sets: dict[str, dict] = {}
     for n in sorted({*(c for c in curve if c < crawled), crawled}):
-        sets[f"month-{n}"] = measure_set(out, f"month-{n}", [MONTH], n)
+        sets[f"month-{n}"] = measure_set(out, f"month-{n}", [MONTH], n, n == crawled)
     if months > 1:
         first = MONTH
         for _ in range(months - 1):
             first = previous_month(first)
         year = month_range(first, MONTH)
         n = min(year_procedures, crawled)
-        sets[f"year-{n}x{len(year)}"] = measure_set(out, f"year-{n}x{len(year)}", year, n)
+        sets[f"year-{n}x{len(year)}"] = measure_set(out, f"year-{n}x{len(year)}", year, n, True)
     figures["sets"] = sets
     figures["bench_s"] = round(time.perf_counter() - started, 1)
     return figures
@@ -335,6 +401,18 @@ def report(figures: dict) -> str:
             f"{s['ratio_parse_load']:>7}x | {p['staged_rows']} / {f['rows']} | "
             f"{p['peak_rss_mb']} / {f['peak_rss_mb']}")
     for label, s in figures["sets"].items():
+        p, w = s["pipeline"], s.get("streamed")
+        if p["parsed_frames_mb"] is not None:
+            lines.append(f"  {label}: parsed frames {p['parsed_frames_mb']} MB, peak RSS "
+                         f"{p['peak_rss_before_mb']} MB before the procedure load, "
+                         f"{p['peak_rss_after_parse_mb']} MB after its parse, "
+                         f"{p['peak_rss_mb']} MB at the end; ensure_schema "
+                         f"{p['ensure_schema_s']} s a call")
+        if w:
+            lines.append(f"  {label}: what-if chunked loader ({STREAM_CHUNK} captures a chunk, "
+                         f"Parquet, replace_from_parquet): rebuild {w['rebuild_s']} s = "
+                         f"{w['parse_load_s']} + {w['marts_s']}, {w['ratio_rebuild']}x the "
+                         f"floor, peak RSS {w['peak_rss_mb']} MB, rows {w['staged_rows']}")
         for mart, fail in s["pipeline"]["blocking_failures"].items():
             lines.append(f"  {label}: marts.{mart} rolled back by its blocking check "
                          f"{fail['check']} ({fail['rows']} rows, e.g. {fail['examples'][0]})")
