@@ -21,6 +21,9 @@
    and ``unit_procedure_points_lost`` with their blocking checks;
    (b) the floor: DuckDB's ``read_json`` (explicit types) of the same files into the same
    three tables' rows (units × group, units × metric, units × tree parameter).
+   For the largest month and the year, (a) once more with a chunked what-if loader kept
+   here (``_stream_procedures``), to measure what staging would gain; a blocking mart
+   check that fails is timed up to its rollback and printed, not raised.
 
     python -m bench.procedures --procedures 1000 --months 12 --year-procedures 100
 """
