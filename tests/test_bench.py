@@ -47,3 +47,40 @@ def test_bench_prints_every_figure_and_matches_the_pipeline(tmp_path):
                   for t in ("national_summary", "unit_metrics", "unit_parameters")}
     assert figures["marts_rows"] == real
     assert all(figures["staged_rows"][k] == v for k, v in staged.items())
+
+
+def test_procedure_bench_prints_its_ratios_and_both_sides_make_the_same_rows(tmp_path):
+    """bench.procedures at its smallest: the pipeline's procedure rebuild and DuckDB's floor
+    read the same kept answers into the same rows, and a year of K months is K times a
+    month. No timed assertions."""
+    report = tmp_path / "procedures.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.procedures", "--procedures", "5", "--months", "2",
+         "--year-procedures", "3", "--curve", "3", "--out", str(tmp_path / "proc"),
+         "--json", str(report)],
+        cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for label in ("(a) rebuild", "(b) floor", "(a)/(b) worst", "parse+load/(b)",
+                  "(c) peak RSS", "(d) nightly procedure crawl", "month-3 ", "year-3x2 "):
+        assert label in done.stdout, f"missing {label!r} in:\n{done.stdout}"
+    figures = json.loads(report.read_text("utf-8"))
+    sets = figures["sets"]
+    for label, s in sets.items():
+        pipeline, floor = s["pipeline"], s["floor"]
+        assert pipeline["staged_rows"] == floor["rows"] > 0, label
+        units = sum(n for t, n in floor["tables"].items() if t.startswith("units_"))
+        assert pipeline["staged"]["staging.procedure_group_scores"] == units, label
+        assert s["ratio_rebuild"] > 0 and s["ratio_parse_load"] > 0
+        assert pipeline["marts"] or pipeline["blocking_failures"]
+    # the what-if chunked loader (largest month, year) stages exactly the pipeline's rows
+    streamed = [label for label, s in sets.items() if s["streamed"]]
+    assert len(streamed) == 2 and "year-3x2" in streamed
+    for label in streamed:
+        assert sets[label]["streamed"]["staged"] == sets[label]["pipeline"]["staged"], label
+    month, year = sets["month-3"], sets["year-3x2"]
+    assert (year["months"], year["procedures"]) == (2, 3)
+    assert year["captures"] == 2 * month["captures"]
+    assert year["pipeline"]["staged"] == {t: 2 * n for t, n in
+                                          month["pipeline"]["staged"].items()}
+    night = figures["night"]
+    assert 0 < night["requests"] <= night["budget"]
