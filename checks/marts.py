@@ -249,7 +249,8 @@ UNIT_PROCEDURE_SHARES = MartCheck(
     FULL JOIN units u USING (month, province_id, procedure_id, metric_code)
     WHERE list_contains($months, coalesce(p.month, u.month))
       AND (p.level = 'metric' AND p.method = 'pooled' OR p.month IS NULL)
-      AND (u.shares IS NULL OR p.points_lost IS NULL OR abs(u.shares - p.points_lost) > $tol)
+      -- a procedure that lost nothing (no dossier in the province, say) has no unit rows
+      AND (p.points_lost IS NULL OR abs(coalesce(u.shares, 0) - p.points_lost) > $tol)
     ORDER BY 1, 2, 3, 4
     """,
     lambda r: (f"{r[0]:%Y-%m} {r[1]} {r[2]} {r[3]}: units "

@@ -140,14 +140,24 @@ def _rest_of_the_province(extra: int = 0) -> bytes:
     return json.dumps(every, ensure_ascii=False).encode()
 
 
-def _with_the_rest(tmp_path, extra: int = 0) -> duckdb.DuckDBPyConnection:
+def _no_dossier() -> bytes:
+    """A TDGQ answer for a procedure no unit of the province received anything for."""
+    body = json.loads((SAMPLES / "dvc-progress-tree" / "month-formality.json").read_bytes())
+    for row in [body["data"]["parent"], *body["data"]["children"]]:
+        for key in ("totalReceived", "totalOnTime"):
+            row[key] = 0
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _with_the_rest(tmp_path, extra: int = 0, body: bytes | None = None
+                   ) -> duckdb.DuckDBPyConnection:
     """The samples plus a second crawl that brings the rest of the dossiers as one more
-    procedure; the warehouse built from both."""
+    procedure (or ``body``, that procedure's answer); the warehouse built from both."""
     store = keep_samples(tmp_path / "raw")
     session = json.loads(next((store.root / "_sessions").rglob("*.json")).read_text())
     tree = next(c for c in session["captures"]
                 if c.get("formality_id") and c["endpoint"] == "dvc-progress-tree")
-    body = _rest_of_the_province(extra)
+    body = body if body is not None else _rest_of_the_province(extra)
     path = store.root / "dvc-progress-tree" / "rest.json"
     path.write_bytes(body)
     other = {**tree, "formality_id": "rest-of-the-province", "formality_code": "X",
@@ -175,6 +185,18 @@ def test_with_every_procedure_crawled_the_procedures_alone_make_the_provinces_lo
     assert coverage == pytest.approx(1.0)
     assert rows["remainder"][0] == pytest.approx(0, abs=1e-9)
     assert total == pytest.approx(20 - 15.68, abs=0.02)
+
+
+def test_a_procedure_without_dossiers_loses_nothing_and_needs_no_unit_rows(tmp_path):
+    # at scale most crawled procedures have no dossier in the province this month
+    with _with_the_rest(tmp_path, body=_no_dossier()) as con:
+        lost = con.execute("""
+            SELECT points_lost FROM marts.procedure_monthly
+            WHERE metric_code = 'DOSSIER_ON_TIME' AND procedure_code = 'X'""").fetchall()
+        units = con.execute("SELECT count(*) FROM marts.unit_procedure_points_lost "
+                            "WHERE procedure_code = 'X'").fetchone()[0]
+        assert UNIT_PROCEDURE_SHARES.find(con, [AUGUST]) == []
+    assert lost == [(0.0,)] and units == 0
 
 
 def test_procedures_holding_more_than_the_province_are_not_split(tmp_path):
