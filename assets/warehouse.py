@@ -7,6 +7,7 @@ transaction, so reruns and re-executions never duplicate or lose rows.
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -191,25 +192,39 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def replace_months(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame],
-                   months: list[date]) -> dict[str, int]:
-    """Replace the given months of several staging tables in one transaction."""
+def _replace(con: duckdb.DuckDBPyConnection, months: list[date],
+             inserts: dict[str, Callable[[str], int]]) -> dict[str, int]:
+    """For each table: delete the months, then ``insert(qualified name)`` (its row count);
+    all in one transaction, rolled back whole on any error."""
     counts = {}
     con.execute("BEGIN")
     try:
-        for table, frame in frames.items():
+        for table, insert in inserts.items():
             name = _table(table)
             con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
                         {"months": months})
-            con.register("incoming", frame.to_arrow())
-            con.execute("INSERT INTO " + name + " BY NAME SELECT * FROM incoming")  # noqa: S608 (fixed table list)
-            con.unregister("incoming")
-            counts[table] = frame.height
+            counts[table] = insert(name)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return counts
+
+
+def replace_months(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame],
+                   months: list[date]) -> dict[str, int]:
+    """Replace the given months of several staging tables in one transaction."""
+    def insert_frame(frame: pl.DataFrame) -> Callable[[str], int]:
+        def insert(name: str) -> int:
+            con.register("incoming", frame.to_arrow())
+            try:
+                con.execute("INSERT INTO " + name + " BY NAME SELECT * FROM incoming")  # noqa: S608 (fixed table list)
+            finally:
+                con.unregister("incoming")
+            return frame.height
+        return insert
+
+    return _replace(con, months, {t: insert_frame(f) for t, f in frames.items()})
 
 
 # DuckDB keeps a transaction's appended rows and the pages it wrote in memory up to its
@@ -221,25 +236,21 @@ LOAD_MEMORY_LIMIT = "768MB"
 def replace_from_parquet(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]],
                          months: list[date]) -> dict[str, int]:
     """Replace the months of several tables from Parquet files, in one transaction."""
-    counts = {}
+    def insert_files(paths: list[str]) -> Callable[[str], int]:
+        def insert(name: str) -> int:
+            if not paths:
+                return 0
+            return con.execute(
+                "INSERT INTO " + name + " BY NAME SELECT * FROM read_parquet($paths)",  # noqa: S608 (fixed table list)
+                {"paths": paths}).fetchone()[0]
+        return insert
+
     limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
-    con.execute("BEGIN")
     try:
-        for table, paths in files.items():
-            name = _table(table)
-            con.execute("DELETE FROM " + name + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
-                        {"months": months})
-            counts[table] = con.execute(
-                "INSERT INTO " + name + " BY NAME SELECT * FROM read_parquet($paths)",  # noqa: S608 (fixed table list)
-                {"paths": paths}).fetchone()[0] if paths else 0
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        return _replace(con, months, {t: insert_files(p) for t, p in files.items()})
     finally:
         con.execute("SET memory_limit = '" + limit.replace("'", "") + "'")
-    return counts
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -36,6 +36,10 @@ def _unique(*cols: str) -> E:
             {"column_list": list(cols), "ignore_row_if": "all_values_are_missing"})
 
 
+def _none_missing(col: str = "missing_count") -> E:
+    return ("ExpectColumnValuesToBeBetween", {"column": col, "min_value": 0, "max_value": 0})
+
+
 def _ratio_pct(col: str = "ratio") -> E:
     return ("ExpectColumnValuesToBeBetween", {"column": col, "min_value": 0, "max_value": 100})
 
@@ -128,14 +132,12 @@ SUITES: tuple[Suite, ...] = (
           ("raw_path", "month")),
     Suite("every_metric_present", "metric_coverage",
           "every unit reports every metric of its group (a dropped metric is a format change)",
-          [("ExpectColumnValuesToBeBetween",
-            {"column": "missing_count", "min_value": 0, "max_value": 0})],
+          [_none_missing()],
           ("raw_path", "unit_name", "unit_id", "group_code", "missing")),
     Suite("every_parameter_present", "parameter_coverage",
           "every unit of a tree endpoint reports the raw counts its metrics are computed from "
           "(a renamed field would otherwise null a metric)",
-          [("ExpectColumnValuesToBeBetween",
-            {"column": "missing_count", "min_value": 0, "max_value": 0})],
+          [_none_missing()],
           ("raw_path", "unit_name", "unit_id", "group_code", "missing")),
     Suite("units_add_up_to_province", "unit_sums",
           "a tree endpoint's dossier counts (TDGQ received and on time, TTTT paid online and "

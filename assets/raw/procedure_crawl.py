@@ -41,7 +41,13 @@ from assets.sources.procedures import (
     procedure_received,
 )
 
-from .store import PROCEDURE_SESSIONS, CaptureSession, RawStore, latest_complete_session
+from .store import (
+    PROCEDURE_SESSIONS,
+    CaptureSession,
+    RawStore,
+    complete_manifests,
+    latest_complete_session,
+)
 
 CATALOGUE = "catalogue"
 CATALOGUE_MAX_AGE = timedelta(days=7)
@@ -53,13 +59,7 @@ SOURCE = "procedures"
 
 def catalogue_sessions(store: RawStore) -> list[tuple[Path, dict]]:
     """Every complete catalogue crawl, oldest first."""
-    folder = store.root / PROCEDURE_SESSIONS / CATALOGUE
-    out = []
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
-        manifest = json.loads(path.read_text("utf-8"))
-        if manifest.get("status") == "complete":
-            out.append((path, manifest))
-    return out
+    return complete_manifests(store.root / PROCEDURE_SESSIONS / CATALOGUE)
 
 
 def catalogue_is_fresh(store: RawStore, now: datetime) -> tuple[Path, dict] | None:

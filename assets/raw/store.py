@@ -167,15 +167,19 @@ class _Saved:
     path: Path
 
 
-def complete_sessions(store: RawStore, month: date) -> list[tuple[Path, dict]]:
-    """Every complete crawl of a month, oldest first."""
-    folder = store.root / SESSIONS / month_key(month)
+def complete_manifests(folder: Path) -> list[tuple[Path, dict]]:
+    """Every complete session manifest in ``folder``, oldest first (none if absent)."""
     out = []
     for path in sorted(folder.glob("*.json")) if folder.exists() else []:
         manifest = json.loads(path.read_text("utf-8"))
         if manifest.get("status") == "complete":
             out.append((path, manifest))
     return out
+
+
+def complete_sessions(store: RawStore, month: date) -> list[tuple[Path, dict]]:
+    """Every complete crawl of a month, oldest first."""
+    return complete_manifests(store.root / SESSIONS / month_key(month))
 
 
 def latest_complete_session(store: RawStore, month: date) -> tuple[Path, dict] | None:

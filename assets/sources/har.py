@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from assets.months import last_day, month_key, month_range
 
 from .endpoints import LEGACY, Endpoint, endpoint_for_path
+from .portal import PortalResponse
 
 DEFAULT_MAX_BYTES = 500_000_000
 
@@ -44,18 +45,12 @@ class HarError(ValueError):
         super().__init__(f"{file}: {where}{target}, field {field}: {detail}")
 
 
-@dataclass
-class PortalAnswer:
-    """One reporting API answer found in a HAR."""
+@dataclass(kw_only=True)
+class PortalAnswer(PortalResponse):
+    """One reporting API answer found in a HAR: the portal's answer as a crawl would have
+    kept it, with where it was in the HAR and what it covers."""
 
     entry: int
-    endpoint: Endpoint
-    url: str
-    payload: dict
-    status: int
-    content_type: str
-    body: bytes
-    captured_at: datetime
     period_kind: str  # month / quarter / year / range
     period: str  # 2026-08, 2026-Q3, 2026, 2026-01-01..2026-06-30
     month: date | None  # the month, for a whole-month answer
