@@ -20,6 +20,9 @@ if [ -z "${CHISO_PORTAL_URL:-}" ]; then
   echo "== adding the legacy service's months and dropping the ranking spreadsheets in $DATA/inbox"
   python -m tools.synthetic_history --out data/portal-replay \
     --months "${LEGACY_FIRST:0:7}:${LEGACY_LAST:0:7}" --inbox "$DATA/inbox"
+  echo "== adding a procedure catalogue and per-procedure answers for the focus province"
+  python -m tools.synthetic_procedures --replay data/portal-replay --months "${LAST:0:7}" \
+    --provinces "${CHISO_FOCUS_PROVINCE:-H60}" --count 40 >/dev/null
 fi
 mkdir -p "$DATA/logs"
 
@@ -52,6 +55,13 @@ for block in 2023-08 2024-08 2025-07:2025-08; do
   run "job rebuild_history for $first .. $last" "history-$first" \
     --job rebuild_history --partition-range "$first-01...$last-01"
 done
+# The procedure catalogue (weekly under the daemon) and the open month's per-procedure
+# answers for the focus province (nightly, within CHISO_PROCEDURE_BUDGET requests): staged,
+# the procedure marts built, the copy published and the focus page rebuilt.
+run "job refresh_procedure_catalogue (the procedure catalogue)" catalogue \
+  --job refresh_procedure_catalogue
+run "job refresh_procedures for ${LAST:0:7} (per-procedure answers, focus province)" procedures \
+  --job refresh_procedures --partition "${LAST}"
 echo
 python -m assets.publish.summary
 echo
@@ -63,7 +73,8 @@ Results
   marts:      marts.province_monthly (every month since 2022-08, eras, comparable series),
               marts.group_monthly, marts.province_daily, marts.metric_monthly,
               marts.unit_points_lost, marts.recoverable_points, marts.score_change_explained,
-              marts.score_recomputation     validations: audit.validation_results
+              marts.score_recomputation, marts.procedure_monthly,
+              marts.unit_procedure_points_lost     validations: audit.validation_results
   scorecards: $DATA/reports/<yyyy-mm>/\${CHISO_FOCUS_PROVINCE:-H60}-scorecard.html
   exports:    $DATA/published/exports/ (Parquet, CSV), $DATA/published/chiso766.xlsx; site: $DATA/reports/index.html (+ the focus PDF)
   guide:      docs/analysts.md

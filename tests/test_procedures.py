@@ -314,6 +314,8 @@ def test_the_procedure_jobs_crawl_the_catalogue_weekly_and_the_procedures_within
                                                instance=pipeline.instance)
         assert result.success
         filtered = server.requests_per_path(per_procedure=True)
+        again = procedures.execute_in_process(partition_key=AUGUST.isoformat(),
+                                              instance=pipeline.instance)
     assert sum(filtered.values()) == 20  # one page each here: four procedures of five
     [event] = result.asset_materializations_for_node("raw__procedure_captures")
     meta = {k: v.value for k, v in event.metadata.items()}
@@ -332,6 +334,11 @@ def test_the_procedure_jobs_crawl_the_catalogue_weekly_and_the_procedures_within
         units = con.execute("SELECT count(*) FROM marts.unit_procedure_points_lost "
                             "WHERE month = ?", [AUGUST]).fetchone()[0]
     assert procedures == (4, True) and units > 0
+    # a second run the same night (nothing left in the budget, nothing new): the month
+    # still has its per-procedure rows, so the procedure marts are rebuilt on the
+    # province's figures of the day
+    assert again.success
+    assert again.asset_materializations_for_node("marts__procedure_monthly")
 
 
 def test_the_procedure_assets_run_in_their_own_jobs_not_in_the_group_refresh():

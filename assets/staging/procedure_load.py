@@ -159,21 +159,28 @@ def procedure_tables(context: dg.AssetExecutionContext, config: StagingConfig,
         run = stage(procedure_path(catalogue_names(con)), con, RawStore(chiso.raw_dir),
                     window, run_id=context.run.run_id, force=config.force, log=context.log,
                     spill_root=Path(warehouse.database).parent)
-        loaded = run.validated
-        tables = {t: table_metadata(con, "staging", t, loaded, chiso.focus_province)
-                  for t in PROCEDURES} if loaded else {}
-    if loaded:
+        # every month of the run that has per-procedure rows, restaged or not: the
+        # procedure marts are rebuilt for them (the province's side may have moved since);
+        # a month without any is not recorded, so its marts are not built empty
+        held = [r[0] for r in con.execute(
+            "SELECT DISTINCT month FROM staging.procedure_group_scores "
+            "WHERE list_contains($months, month) ORDER BY 1", {"months": window}).fetchall()]
+        tables = {t: table_metadata(con, "staging", t, held, chiso.focus_province)
+                  for t in PROCEDURES} if held else {}
+    if held:
         for table, key in zip(PROCEDURES, PROCEDURE_STAGING_KEYS, strict=True):
             if key not in context.selected_asset_keys:
                 continue
             add_partition_metadata(context, tables[table][1], asset_key=key)
             yield dg.MaterializeResult(asset_key=key, metadata={
                 **tables[table][0], "rows_loaded": run.counts.get(qualified(table), 0),
-                "months": run.months_label, "sessions": "\n".join(
-                    f"{k}: {v}" for k, v in run.sessions.items()),
+                "months_restaged": run.months_label or "none",
+                "months_held": ", ".join(month_key(m) for m in held),
+                "not_reloaded": "\n".join(f"{k}: {v}" for k, v in run.unchanged.items())
+                or "none",
                 "checks_not_run": run.checks_not_run()})
     else:
-        context.log.info("No new per-procedure answers to stage: "
+        context.log.info("No per-procedure answers for these months: "
                          + ("; ".join(f"{k}: {v}" for k, v in run.unchanged.items())
                             or "no month of the 34-province era in this run"))
     yield from check_results([run], context.selected_asset_check_keys, context.log)
