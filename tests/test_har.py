@@ -189,9 +189,8 @@ def test_a_har_loads_a_month_end_to_end_and_the_marts_equal_the_portal(har_run):
     assert units == 163
     # every mart has the month (with no July to compare with, the change is one total row
     # per province whose change is NULL)
-    # (the procedure marts are built from per-procedure answers, which this HAR lacks)
-    by_unit = {t: n for t, n in marts.items() if "procedure" not in t}
-    assert len(by_unit) == 8 and all(n > 0 for n in by_unit.values()), marts
+    # (the procedure marts too: the HAR holds 2.000815's answers for the month)
+    assert len(marts) == 10 and all(n > 0 for n in marts.values()), marts
     with p.published() as con:
         assert con.execute("""SELECT count(*), count(change), min(level), max(level)
                               FROM marts.score_change_explained
@@ -226,12 +225,20 @@ def test_each_answer_is_kept_raw_as_if_crawled(har_run):
             assert cap["captured_at"] == datetime.fromisoformat(real["capturedAt"]).isoformat()
             assert cap["payload"] == real["payload"] and cap["province_code"] == "H44"
         assert cap["content_type"].startswith("application/json")
-    # quarter, year and per-procedure answers are kept raw, not staged
+    # quarter and year answers are kept raw, not staged; the month's five per-procedure
+    # answers are kept as a procedure crawl keeps them (their own manifest) and staged
     others = [x for x in raw.rglob("_periods/**/*.json") if not x.name.endswith(".meta.json")]
-    assert len(others) == 31 - 6
+    assert len(others) == 31 - 6 - 5
+    [manifest] = list((raw / "_procedure_sessions" / "2026-08").glob("*-har-*.json"))
+    kept = json.loads(manifest.read_text())
+    assert kept["status"] == "complete" and len(kept["captures"]) == 5
+    assert {c["formality_id"] for c in kept["captures"]} == {
+        "019d2bfd-8e22-77ef-819f-e49460350904"}
     with p.warehouse() as con:
         months = con.execute("SELECT DISTINCT month FROM staging.captures").fetchall()
-    assert months == [(AUGUST,)]
+        procedure = con.execute("SELECT count(DISTINCT group_code) FROM "
+                                "staging.procedure_group_scores").fetchone()[0]
+    assert months == [(AUGUST,)] and procedure == 5
 
 
 def test_bad_hars_are_set_aside_with_a_note_and_nothing_else_is_touched(har_run):

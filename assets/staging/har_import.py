@@ -12,8 +12,10 @@ the inbox sensor) then, for each HAR:
 2. writes one session manifest per month (``source: har``, the file named) beside the
    crawls' under ``raw/_sessions/``: ``complete`` when the HAR covers what a crawl must
    (the national summary and the six groups of each configured province, every page),
-   else ``partial`` with what is missing (kept raw, not staged). Quarter, year and
-   per-procedure answers are kept raw under ``raw/<endpoint>/_periods/``;
+   else ``partial`` with what is missing (kept raw, not staged). A month's answers
+   filtered to one procedure get their own manifest under ``raw/_procedure_sessions/``
+   (as the procedure crawl keeps them) and are staged by the procedure path; quarter and
+   year answers are kept raw under ``raw/<endpoint>/_periods/``;
 3. parses and validates the complete months *before* taking the warehouse; a HAR with an
    answer that fails is rejected (``inbox/rejected/`` + a sidecar naming file, period,
    unit and field; its manifests say ``rejected``, so no later run stages them);
@@ -41,7 +43,7 @@ import duckdb
 
 from assets.domain.provinces import province_reference
 from assets.months import Era, era_of, month_key
-from assets.raw.store import SESSIONS, RawStore, stamp, write_atomic
+from assets.raw.store import PROCEDURE_SESSIONS, SESSIONS, RawStore, stamp, write_atomic
 from assets.resources import ChisoSettings, WarehouseResource
 from assets.sources.endpoints import GROUP_ENDPOINTS, NATIONAL, safe_segment
 from assets.sources.har import HarError, PortalAnswer, portal_answers, read_har
@@ -52,6 +54,8 @@ from .engine import Batch, check_batch, stage
 from .inbox import NAME_MAX, SIDECAR_SUFFIX, file_sha256, fit_name
 from .nightly import NIGHTLY_PATH
 from .parse import StagingError
+from .procedure_load import catalogue_names, procedure_path
+from .procedures import parse_procedure_capture
 from .sheet_import import ImportConfig, inbox_dir, inbox_files
 from .step import PORTAL_PATH
 
@@ -65,6 +69,8 @@ class MonthCapture:
 
     month: date
     captures: list = field(default_factory=list)  # store Capture records
+    # the month's answers filtered to one procedure (staged by the procedure path)
+    procedure_captures: list = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     started: datetime | None = None
     finished: datetime | None = None
@@ -147,7 +153,8 @@ def missing_for_month(answers: list[PortalAnswer], provinces: tuple[str, ...] | 
 
 
 def _keep_other(store: RawStore, a: PortalAnswer, har: str) -> str:
-    """A quarter, year, range or per-procedure answer: kept raw, never staged."""
+    """A quarter, year or range answer (or a per-procedure one of those): kept raw, never
+    staged."""
     sha = hashlib.sha256(a.body).hexdigest()
     folder = (store.root / safe_segment(a.endpoint.name) / "_periods" / safe_segment(a.period)
               / safe_segment(a.province_id or "national"))
@@ -174,23 +181,32 @@ def keep_answers(store: RawStore, name: str, sha: str, answers: list[PortalAnswe
     result = HarImport(name, sha)
     codes = _codes(answers)
     by_month: dict[date, list[PortalAnswer]] = defaultdict(list)
+    by_procedure: dict[date, list[PortalAnswer]] = defaultdict(list)
     for a in _latest(answers):
         if a.stageable:
             by_month[a.month].append(a)
+        elif (a.month is not None and a.formality_id and era_of(a.month) == Era.MERGED
+              and a.province_id):
+            by_procedure[a.month].append(a)
         else:
             result.other_kept.append(_keep_other(store, a, name))
-    for month, items in sorted(by_month.items()):
-        mc = MonthCapture(month, started=min(a.captured_at for a in items),
-                          finished=max(a.captured_at for a in items))
-        for a in items:
-            code = "national" if a.province_id is None else codes.get(a.province_id)
-            if code is None:
-                code = f"unknown-{a.province_id}"
-            resp = PortalResponse(a.endpoint, a.url, a.payload, a.status, a.content_type,
-                                  a.body, a.captured_at,
-                                  origin={"source": "har", "file": name, "entry": a.entry})
-            mc.captures.append(store.save(resp, month=month, province_code=code,
-                                          province_id=a.province_id))
+
+    def save(a: PortalAnswer, month: date):
+        code = "national" if a.province_id is None else codes.get(a.province_id)
+        if code is None:
+            code = f"unknown-{a.province_id}"
+        resp = PortalResponse(a.endpoint, a.url, a.payload, a.status, a.content_type,
+                              a.body, a.captured_at,
+                              origin={"source": "har", "file": name, "entry": a.entry})
+        return store.save(resp, month=month, province_code=code, province_id=a.province_id)
+
+    for month in sorted({*by_month, *by_procedure}):
+        items, filtered = by_month.get(month, []), by_procedure.get(month, [])
+        every = items + filtered
+        mc = MonthCapture(month, started=min(a.captured_at for a in every),
+                          finished=max(a.captured_at for a in every))
+        mc.captures = [save(a, month) for a in items]
+        mc.procedure_captures = [save(a, month) for a in filtered]
         mc.missing = missing_for_month(items, provinces, codes)
         if era_of(month) != Era.MERGED:
             mc.missing.append("months before 2025-07 are staged from the legacy service's "
@@ -213,6 +229,15 @@ def write_manifest(store: RawStore, har: HarImport, mc: MonthCapture, status: st
     path = (store.root / SESSIONS / month_key(mc.month)
             / f"{stamp(mc.started)}-har-{har.sha256[:12]}.json")
     write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+    if mc.procedure_captures:
+        # the month's per-procedure answers, beside the procedure crawl's manifests: the
+        # procedure path stages them (complete: each answer is whole in itself)
+        procedure = {**manifest, "status": "rejected" if status == "rejected" else "complete",
+                     "missing": [], "captures": [asdict(c) for c in mc.procedure_captures],
+                     "procedures": [{"procedure_id": f, "complete": True} for f in sorted(
+                         {c.formality_id for c in mc.procedure_captures})]}
+        write_atomic(store.root / PROCEDURE_SESSIONS / month_key(mc.month) / path.name,
+                     json.dumps(procedure, ensure_ascii=False, indent=1).encode())
     return path
 
 
@@ -308,6 +333,14 @@ def import_one(path: Path, sha: str, store: RawStore, chiso: ChisoSettings) -> H
     har.skipped = dict(content.skipped)
     bad = None
     for mc in har.months:
+        try:
+            for capture in mc.procedure_captures:
+                record = asdict(capture)
+                parse_procedure_capture(record, store.read_verified(record), mc.month)
+        except StagingError as exc:
+            bad = Reject(str(exc), {"period": exc.month, "unit": exc.unit,
+                                    "field": exc.field_name, "raw_file": exc.file})
+            break
         if not mc.complete:
             continue
         try:
@@ -352,7 +385,10 @@ def stage_har_months(con, store: RawStore, months: list[date], run_id: str, log,
     portal = stage(PORTAL_PATH, con, store, months, run_id=run_id, log=log,
                    spill_root=spill_root)
     stage(NIGHTLY_PATH, con, store, months, run_id=run_id, log=log, spill_root=spill_root)
-    return {"sessions": portal.sessions, "unchanged": portal.unchanged}
+    procedures = stage(procedure_path(catalogue_names(con)), con, store, months,
+                       run_id=run_id, log=log, spill_root=spill_root)
+    return {"sessions": portal.sessions, "unchanged": portal.unchanged,
+            "procedure_months": procedures.months_label or "none"}
 
 
 class HarConfig(ImportConfig):
@@ -402,6 +438,8 @@ def har_captures_asset(after_staging: AfterStaging) -> dg.AssetsDefinition:
             imported.append((path, har))
             context.log.info(
                 f"{har.name}: {sum(len(m.captures) for m in har.months)} month answers, "
+                f"{sum(len(m.procedure_captures) for m in har.months)} per-procedure month "
+                "answers, "
                 f"{len(har.other_kept)} quarter/year/procedure answers kept raw; skipped "
                 f"{', '.join(f'{v} {k}' for k, v in sorted(har.skipped.items())) or 'nothing'}")
             for m in har.months:
