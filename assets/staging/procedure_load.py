@@ -141,7 +141,7 @@ PROCEDURE_PATH = StagedPath(
     suites=PROCEDURE_SUITES,
     check_key=lambda suite: asset_key(suite.dataset if suite.dataset in PROCEDURES
                                       else "procedure_group_scores"),
-    split=chunk_by_procedure(),
+    split=chunk_by_procedure(), bulk=True,
     what="parseable per-procedure answer")
 
 
