@@ -11,7 +11,7 @@ import pytest
 from conftest import AUGUST
 from procedure_samples import keep_samples
 
-from assets.staging.engine import check_results
+from assets.staging.engine import StageFailure, check_results
 from assets.staging.procedure_load import _select, chunk_by_procedure, stage_procedures
 from assets.tables import PROCEDURES, qualified
 from assets.warehouse import ensure_schema
@@ -19,8 +19,9 @@ from assets.warehouse import ensure_schema
 PROCEDURES_IN_MONTH = 3
 
 
-def _add_procedures(store, ids: list[str]) -> None:
-    """Copies of the sample procedure's five answers under each of ``ids``."""
+def _add_procedures(store, ids: list[str], change=None) -> None:
+    """Copies of the sample procedure's five answers under each of ``ids`` (``change``:
+    edits an answer's data in place, given its endpoint)."""
     manifest_path = next((store.root / "_sessions").rglob("*.json"))
     session = json.loads(manifest_path.read_text())
     answers = [c for c in session["captures"] if c.get("formality_id")]
@@ -28,7 +29,10 @@ def _add_procedures(store, ids: list[str]) -> None:
     answers = [c for c in answers if c["formality_id"] == answers[0]["formality_id"]]
     for n, procedure in enumerate(ids, known):
         for c in answers:
-            body = json.dumps(json.loads(store.read_verified(c)), indent=n).encode()
+            answer = json.loads(store.read_verified(c))
+            if change:
+                change(c["endpoint"], answer["data"])
+            body = json.dumps(answer, indent=n).encode()
             path = store.root / c["endpoint"] / f"{procedure}.json"
             path.write_bytes(body)
             session["captures"].append(
@@ -120,3 +124,33 @@ def test_an_unchanged_month_is_not_restaged_and_a_changed_one_is_replaced_whole(
     assert procedures == {r[7] for r in before["procedure_group_scores"]} | {"p-new"}
     assert len(after["procedure_group_scores"]) == \
         len(before["procedure_group_scores"]) * (PROCEDURES_IN_MONTH + 1) // PROCEDURES_IN_MONTH
+
+
+def test_a_blocking_failure_in_one_chunk_stops_the_month_and_keeps_the_rows(tmp_path):
+    """The last chunk's procedure holds more dossiers in its units than in its province
+    row: the month is refused (no chunk of it written), the audit and the suite's one
+    result name that procedure's file."""
+    store = keep_samples(tmp_path / "raw")
+    _add_procedures(store, ["p2"])
+    con, _run = _staged(store, tmp_path, "kept", chunk=5)
+
+    def overfull(endpoint, data):
+        if endpoint == "dvc-progress-tree":
+            data["parent"]["totalReceived"] = 0
+
+    _add_procedures(store, ["p-bad"], overfull)
+    with con:
+        before = _rows(con)
+        with pytest.raises(StageFailure) as raised:
+            stage_procedures(con, store, [AUGUST], run_id="bad", chunk=5, force=False)
+        assert _rows(con) == before
+        failed = con.execute("""
+            SELECT suite, examples FROM audit.validation_results
+            WHERE run_id = 'bad' AND NOT success""").fetchall()
+    run = raised.value.staged
+    assert run.validated == [AUGUST]
+    assert [suite for suite, _ in failed] == ["procedure_units_within_the_procedure"]
+    assert "p-bad" in failed[0][1]
+    results = {r.check_name: r.passed for r in check_results([run])}
+    assert results == {s.name: s.name != "procedure_units_within_the_procedure"
+                       for s in run.path.suites}
