@@ -19,8 +19,11 @@ paths today:
 ``stage()`` handles a month at a time: a month whose captures are those already staged
 is not parsed again (``unchanged``); each parsed month is validated, then set aside as
 Parquet, so memory holds one month's frames; after the last month, if no blocking
-expectation failed anywhere, every month is replaced in one transaction. Every month
-validated (or refused by its parser) leaves rows in ``audit.validation_results``.
+expectation failed anywhere, every month is replaced in one transaction. A path with a
+``split`` (the per-procedure answers) stages a month in chunks the same way, one after
+the other, "unchanged" still decided on the whole month. Every month validated (or
+refused by its parser) leaves rows in ``audit.validation_results`` (one per expectation,
+its chunks' counts summed).
 
 Check results are honest: a suite that ran reports its outcomes; one that did not run
 (captures unchanged, bytes validated before, no month for it in the run) yields no

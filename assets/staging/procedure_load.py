@@ -5,10 +5,14 @@ A month's per-procedure captures are found in its complete crawls: the procedure
 own manifests (``raw/_procedure_sessions/<yyyy-mm>/``) and any other crawl of the month
 (``raw/_sessions/<yyyy-mm>/``); a capture with a ``formality_id`` is one. The latest answer
 of each province, procedure, endpoint and page is kept; the engine reads each (sha256
-verified), parses it (assets/staging/procedures.py), validates the month with
-checks/procedure_suites.py, audits, then replaces the month's rows of the three procedure
-tables in one transaction. A parse error or a blocking failure names file, period, unit
-and field: nothing is written and the previous rows stay.
+verified), parses it (assets/staging/procedures.py), validates it with
+checks/procedure_suites.py (in bulk), audits, then replaces the month's rows of the three
+procedure tables in one transaction. A month is staged in chunks of about
+``CHUNK_CAPTURES`` captures, a procedure's answers in one chunk (``chunk_by_procedure``):
+each chunk's frames are validated and spilled to Parquet before the next is parsed, so
+memory holds one chunk; whether the month is unchanged is decided on all its captures.
+A parse error or a blocking failure names file, period, unit and field: nothing is
+written and the previous rows stay.
 
 A procedure's code comes from the capture, else from its crawl's manifest (``procedures``:
 id and code of each procedure crawled); its name from ``ref.procedures`` (the catalogue)
