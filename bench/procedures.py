@@ -16,16 +16,17 @@
    generating and crawling 12 distinct months does not fit the bench's 10 minutes);
 5. each set is rebuilt twice, each in a fresh process (its peak RSS its own):
    (a) the pipeline: the group answers staged and ``metric_monthly`` built first
-   (prerequisites, timed apart), then the procedure rebuild: ``load_procedure_captures``
-   (parse with ``parse_procedure_capture`` + load) and the marts ``procedure_monthly``
-   and ``unit_procedure_points_lost`` with their blocking checks;
+   (prerequisites, timed apart), then the procedure rebuild: the pipeline's own
+   staging path (``procedure_load.stage_procedures``: the engine parses, validates (GX)
+   and spills a month ``--chunk`` captures at a time, a procedure's answers in one chunk,
+   then replaces the months in one transaction) and the marts ``procedure_monthly`` and
+   ``unit_procedure_points_lost`` with their blocking checks;
    (b) the floor: DuckDB's ``read_json`` (explicit types) of the same files into the same
    three tables' rows (units × group, units × metric, units × tree parameter).
-   For the largest month and the year, (a) once more with a chunked what-if loader kept
-   here (``_stream_procedures``), to measure what staging would gain; a blocking mart
-   check that fails is timed up to its rollback and printed, not raised.
+   A blocking mart check that fails is timed up to its rollback and printed, not raised.
 
     python -m bench.procedures --procedures 1000 --months 12 --year-procedures 100
+    python -m bench.procedures --out /tmp/pb-1000   # reuses its replay and crawl
 """
 
 import argparse
@@ -46,6 +47,7 @@ from assets.raw.procedure_crawl import crawl_catalogue, crawl_procedures, proced
 from assets.raw.store import PROCEDURE_SESSIONS, SESSIONS, RawStore, latest_complete_session
 from assets.settings import DEFAULT_PROCEDURE_BUDGET
 from assets.sources.portal import LivePortalClient
+from assets.staging.procedure_load import CHUNK_CAPTURES
 from bench.run import TREE_PARAMS, _tree_unit
 from tools.portal_server import serve
 from tools.synthetic import generate
@@ -56,7 +58,6 @@ PROVINCE = "H44"
 RESULTS = Path(__file__).parent / "results"
 PROCEDURE_MARTS = ("procedure_monthly", "unit_procedure_points_lost")
 TARGET_RATIO, TARGET_RSS_MB, TARGET_NIGHT_S = 1.0, 2048, 60
-STREAM_CHUNK = 250  # captures a chunk of the streamed what-if loader
 
 
 def _peak_rss_mb() -> float:
@@ -150,51 +151,16 @@ def derive(src: Path, dst: Path, months: list[date], procedures: int | None) -> 
 # --------------------------------------------------------------------------- measurements
 # Each runs in a spawned child: the parent's memory does not count in its peak RSS.
 
-def _stream_procedures(con, store: RawStore, months: list[date], parts_dir: Path,
-                       chunk: int) -> dict[str, int]:
-    """A loader staging could have (not the pipeline's): the captures parsed ``chunk`` at a
-    time with ``parse_procedure_capture``, each chunk's rows spilled to Parquet, then the
-    months replaced from the files in one transaction (``replace_from_parquet``, as the
-    group staging loads a year): memory bounded by a chunk, not by the year."""
-    import polars as pl
-
-    from assets.staging.procedure_load import catalogue_names, procedure_captures
-    from assets.staging.procedures import SCHEMAS, parse_procedure_capture
-    from assets.warehouse import ensure_schema, replace_from_parquet
-
-    ensure_schema(con)
-    names = catalogue_names(con)
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, list[str]] = {f"staging.{t}": [] for t in SCHEMAS}
-    for month in months:
-        captures = procedure_captures(store, month)
-        for start in range(0, len(captures), chunk):
-            parts: dict[str, list] = {t: [] for t in SCHEMAS}
-            for capture in captures[start:start + chunk]:
-                code, name = names.get(capture["formality_id"], (None, None))
-                capture = {**capture,
-                           "formality_code": capture.get("formality_code") or code,
-                           "formality_name": capture.get("formality_name") or name}
-                body = store.read_verified(capture)
-                for table, frame in parse_procedure_capture(capture, body, month).items():
-                    parts[table].append(frame)
-            for table, frames in parts.items():
-                if frames:
-                    path = parts_dir / f"{table}-{month_key(month)}-{start}.parquet"
-                    pl.concat(frames).write_parquet(path)
-                    files[f"staging.{table}"].append(str(path))
-    return replace_from_parquet(con, files, months)
-
-
 def measure_pipeline(raw_root: str, months: list[date], db_path: str,
-                     streamed: bool = False) -> dict:
-    """(a) the pipeline's procedure rebuild, after its prerequisites; ``streamed``: with
-    the chunked loader above in place of ``load_procedure_captures`` (a what-if)."""
+                     chunk: int = CHUNK_CAPTURES) -> dict:
+    """(a) the pipeline's procedure rebuild, after its prerequisites: the engine's
+    procedure path (``stage_procedures``: a month parsed, validated and spilled ``chunk``
+    captures at a time, then replaced in one transaction), then the procedure marts."""
     import duckdb
 
     from assets.marts.build import MartCheckFailed, rebuild_months
-    from assets.staging import procedure_load
     from assets.staging.parse import Rows, parse_capture
+    from assets.staging.procedure_load import _select, chunk_by_procedure, stage_procedures
     from assets.warehouse import ensure_schema, refresh_reference, replace_months
 
     store = RawStore(Path(raw_root))
@@ -211,39 +177,19 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str,
             if capture.get("http_status") in (200, 201):
                 parse_capture(capture, store.read_verified(capture), rows, month)
     replace_months(con, {f"staging.{t}": f for t, f in rows.frames().items()}, months)
+    del rows
     metric_rows = rebuild_months(con, "metric_monthly", months)
-    # a fixed cost inside load_procedure_captures: ensure_schema on a current warehouse
+    # a fixed cost of every staging run: ensure_schema on a current warehouse
     te = time.perf_counter()
     ensure_schema(con)
     ensure_schema_s = time.perf_counter() - te
+    chunks = sum(len(chunk_by_procedure(chunk)(_select(store, m))) for m in months)
     rss_before = _peak_rss_mb()
     t1 = time.perf_counter()
-    # the parse's share of load_procedure_captures (and the peak RSS when it ends, the
-    # parsed frames' size), when its per-month parse is there
-    parse_s, parsed = [0.0], {"mb": 0.0, "peak_rss_mb": None}
-    real_parse = getattr(procedure_load, "parse_month", None)
-    if real_parse is not None and not streamed:
-        def timed_parse(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                frames = real_parse(*args, **kwargs)
-            finally:
-                parse_s[0] += time.perf_counter() - started
-            parsed["mb"] += sum(f.estimated_size() for f in frames.values()) / 1e6
-            parsed["peak_rss_mb"] = round(_peak_rss_mb())
-            return frames
-        procedure_load.parse_month = timed_parse
-    try:
-        if streamed:
-            staged = _stream_procedures(con, store, months, Path(db_path).parent / "parts",
-                                        STREAM_CHUNK)
-        else:
-            staged = procedure_load.load_procedure_captures(con, store, months)
-    finally:
-        if real_parse is not None:
-            procedure_load.parse_month = real_parse
+    run = stage_procedures(con, store, months, run_id="bench", chunk=chunk,
+                           spill_root=Path(db_path).parent / "spill")
+    staged = run.counts
     t2 = time.perf_counter()
-    timed = real_parse is not None and not streamed
     marts, mart_s, failed = {}, {}, {}
     for name in PROCEDURE_MARTS:
         started = time.perf_counter()
@@ -256,14 +202,13 @@ def measure_pipeline(raw_root: str, months: list[date], db_path: str,
         mart_s[name] = round(time.perf_counter() - started, 2)
     t3 = time.perf_counter()
     con.close()
-    return {"loader": "streamed (what-if)" if streamed else "load_procedure_captures",
+    seconds = {k: round(v, 2) for k, v in run.seconds.items()}
+    return {"loader": "stage_procedures", "chunk": chunk, "chunks": chunks,
             "prerequisites_s": round(t1 - t0, 2), "metric_monthly_rows": metric_rows,
             "ensure_schema_s": round(ensure_schema_s, 2),
             "parse_load_s": round(t2 - t1, 2),
-            "parse_s": round(parse_s[0], 2) if timed else None,
-            "load_s": round(t2 - t1 - parse_s[0], 2) if timed else None,
-            "parsed_frames_mb": round(parsed["mb"]) if timed else None,
-            "peak_rss_after_parse_mb": parsed["peak_rss_mb"] if timed else None,
+            "parse_s": seconds["parse"], "validate_s": seconds["validate"],
+            "load_s": seconds["load"],
             "peak_rss_before_mb": round(rss_before),
             "marts_s": round(t3 - t2, 2), "mart_s": mart_s,
             "rebuild_s": round(t3 - t1, 2), "staged": staged,
@@ -332,23 +277,18 @@ def in_child(fn, *args) -> dict:
 
 
 def measure_set(out: Path, label: str, months: list[date], procedures: int | None,
-                streamed: bool = False) -> dict:
-    """One set of kept answers: (a), (b) and their ratios; ``streamed``: also (a) with the
-    chunked what-if loader."""
+                chunk: int = CHUNK_CAPTURES) -> dict:
+    """One set of kept answers: (a), (b) and their ratios."""
     root = out / "sets" / label
     shutil.rmtree(root, ignore_errors=True)
     info = derive(out / "raw-all", root / "raw", months, procedures)
     files = info.pop("files")
-    pipeline = in_child(measure_pipeline, str(root / "raw"), months, str(root / "pipe.duckdb"))
+    pipeline = in_child(measure_pipeline, str(root / "raw"), months, str(root / "pipe.duckdb"),
+                        chunk)
     floor = in_child(measure_floor, files, str(root / "floor.duckdb"))
     fw = floor["wall_s"] or None
-    what_if = None
-    if streamed:
-        what_if = in_child(measure_pipeline, str(root / "raw"), months,
-                           str(root / "streamed" / "pipe.duckdb"), True)
-        what_if["ratio_rebuild"] = round(what_if["rebuild_s"] / fw, 2) if fw else None
     shutil.rmtree(root)
-    return {**info, "pipeline": pipeline, "floor": floor, "streamed": what_if,
+    return {**info, "pipeline": pipeline, "floor": floor,
             "ratio_rebuild": round(pipeline["rebuild_s"] / fw, 2) if fw else None,
             "ratio_parse_load": round(pipeline["parse_load_s"] / fw, 2) if fw else None,
             "mb_per_s": round(info["bytes"] / 1e6 / pipeline["rebuild_s"], 1)
@@ -358,11 +298,11 @@ def measure_set(out: Path, label: str, months: list[date], procedures: int | Non
 # --------------------------------------------------------------------------- the report
 
 def run(procedures: int, out: Path, months: int = 12, year_procedures: int = 100,
-        curve: tuple[int, ...] = (100, 300), night_budget: int = DEFAULT_PROCEDURE_BUDGET
-        ) -> dict:
+        curve: tuple[int, ...] = (100, 300), night_budget: int = DEFAULT_PROCEDURE_BUDGET,
+        chunk: int = CHUNK_CAPTURES) -> dict:
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    figures: dict = {"procedures": procedures, "generate": prepare(out, procedures),
+    figures: dict = {"procedures": procedures, "chunk": chunk, "generate": prepare(out, procedures),
                      "crawl_all": crawl_all(out, procedures)}
     shutil.rmtree(out / "raw-night", ignore_errors=True)
     figures["night"] = crawl(out, "raw-night", night_budget)
@@ -370,14 +310,14 @@ def run(procedures: int, out: Path, months: int = 12, year_procedures: int = 100
     crawled = figures["crawl_all"]["procedures"]
     sets: dict[str, dict] = {}
     for n in sorted({*(c for c in curve if c < crawled), crawled}):
-        sets[f"month-{n}"] = measure_set(out, f"month-{n}", [MONTH], n, n == crawled)
+        sets[f"month-{n}"] = measure_set(out, f"month-{n}", [MONTH], n, chunk)
     if months > 1:
         first = MONTH
         for _ in range(months - 1):
             first = previous_month(first)
         year = month_range(first, MONTH)
         n = min(year_procedures, crawled)
-        sets[f"year-{n}x{len(year)}"] = measure_set(out, f"year-{n}x{len(year)}", year, n, True)
+        sets[f"year-{n}x{len(year)}"] = measure_set(out, f"year-{n}x{len(year)}", year, n, chunk)
     figures["sets"] = sets
     figures["bench_s"] = round(time.perf_counter() - started, 1)
     return figures
@@ -400,22 +340,17 @@ def report(figures: dict) -> str:
         lines.append(
             f"  {label:<14} {s['captures']:>8} {s['bytes'] / 1e6:>6.0f} | "
             f"{p['rebuild_s']:>7} = {p['parse_load_s']:>6} + {p['marts_s']:>6}"
-            f" (parse {p['parse_s']}) | {f['wall_s']:>13} | {s['ratio_rebuild']:>7}x "
+            f" (parse {p['parse_s']}, GX {p['validate_s']}) | {f['wall_s']:>13} | "
+            f"{s['ratio_rebuild']:>7}x "
             f"{s['ratio_parse_load']:>7}x | {p['staged_rows']} / {f['rows']} | "
             f"{p['peak_rss_mb']} / {f['peak_rss_mb']}")
     for label, s in figures["sets"].items():
-        p, w = s["pipeline"], s.get("streamed")
-        if p["parsed_frames_mb"] is not None:
-            lines.append(f"  {label}: parsed frames {p['parsed_frames_mb']} MB, peak RSS "
-                         f"{p['peak_rss_before_mb']} MB before the procedure load, "
-                         f"{p['peak_rss_after_parse_mb']} MB after its parse, "
-                         f"{p['peak_rss_mb']} MB at the end; ensure_schema "
-                         f"{p['ensure_schema_s']} s a call")
-        if w:
-            lines.append(f"  {label}: what-if chunked loader ({STREAM_CHUNK} captures a chunk, "
-                         f"Parquet, replace_from_parquet): rebuild {w['rebuild_s']} s = "
-                         f"{w['parse_load_s']} + {w['marts_s']}, {w['ratio_rebuild']}x the "
-                         f"floor, peak RSS {w['peak_rss_mb']} MB, rows {w['staged_rows']}")
+        p = s["pipeline"]
+        lines.append(f"  {label}: {p['chunks']} chunks of <= {p['chunk']} captures; parse "
+                     f"{p['parse_s']} s, validate {p['validate_s']} s, spill+load "
+                     f"{p['load_s']} s; peak RSS {p['peak_rss_before_mb']} MB before the "
+                     f"procedure staging, {p['peak_rss_mb']} MB at the end; ensure_schema "
+                     f"{p['ensure_schema_s']} s a call")
         for mart, fail in s["pipeline"]["blocking_failures"].items():
             lines.append(f"  {label}: marts.{mart} rolled back by its blocking check "
                          f"{fail['check']} ({fail['rows']} rows, e.g. {fail['examples'][0]})")
@@ -448,13 +383,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="procedures in each month of the year set")
     parser.add_argument("--curve", type=_ints, default=(100, 300),
                         help="smaller N measured on one month, comma-separated")
+    parser.add_argument("--chunk", type=int, default=CHUNK_CAPTURES,
+                        help="captures a chunk of the procedure staging")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None,
                         help="write the figures here (default bench/results/"
                              "procedures-<N>.json)")
     args = parser.parse_args(argv)
     out = args.out or Path(f"/tmp/chiso-proc-{args.procedures}")
-    figures = run(args.procedures, out, args.months, args.year_procedures, args.curve)
+    figures = run(args.procedures, out, args.months, args.year_procedures, args.curve,
+                  chunk=args.chunk)
     print(report(figures))
     target = args.json or RESULTS / f"procedures-{args.procedures}.json"
     target.parent.mkdir(parents=True, exist_ok=True)

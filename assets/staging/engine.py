@@ -19,8 +19,11 @@ paths today:
 ``stage()`` handles a month at a time: a month whose captures are those already staged
 is not parsed again (``unchanged``); each parsed month is validated, then set aside as
 Parquet, so memory holds one month's frames; after the last month, if no blocking
-expectation failed anywhere, every month is replaced in one transaction. Every month
-validated (or refused by its parser) leaves rows in ``audit.validation_results``.
+expectation failed anywhere, every month is replaced in one transaction. A path with a
+``split`` (the per-procedure answers) stages a month in chunks the same way, one after
+the other, "unchanged" still decided on the whole month. Every month validated (or
+refused by its parser) leaves rows in ``audit.validation_results`` (one per expectation,
+its chunks' counts summed).
 
 Check results are honest: a suite that ran reports its outcomes; one that did not run
 (captures unchanged, bytes validated before, no month for it in the run) yields no
@@ -121,6 +124,10 @@ class StagedPath:
     fresh: Callable[[duckdb.DuckDBPyConnection, Batch, dict], Fresh] | None = None
     compare: UnitComparison | None = None
     bulk: bool = False  # validate per-capture summaries first (large months)
+    # a month's batch as chunks, each parsed, validated and spilled in turn (memory holds
+    # one chunk's frames); "unchanged" is still decided on the whole month's batch, and
+    # the month is replaced once. None: the month is one batch
+    split: Callable[["Batch"], list["Batch"]] | None = None
     what: str = "parseable portal response"  # the audit's expectation for a parse error
     # severity of a failed check: None, by the suite (ERROR if blocking, else WARN)
     severity: dg.AssetCheckSeverity | None = None
@@ -248,7 +255,8 @@ def check_results(staged: list[Staged], chosen: set | None = None, log=None,
     """A result for each suite that ran, over every batch given (all of one path). A suite
     that did not run yields none: its ``not run: <why>`` goes to the log."""
     path = staged[0].path
-    outcomes = [o for s in staged for r in s.reports for o in r.outcomes]
+    # each batch's report merged (a month validated in chunks counts its expectations once)
+    outcomes = [o for s in staged if s.reports for o in s.report.outcomes]
     out = []
     for suite in path.suites:
         key = path.check_key(suite)
@@ -322,6 +330,67 @@ def check_batch(path: StagedPath, store: RawStore, batch: Batch):
     return _validate(path, path.datasets(frames, _month_of(batch, frames), None))
 
 
+def _stage_part(path: StagedPath, con, store: RawStore, part: Batch, run: Staged,
+                run_id: str, log, waiver: str | None, last, spill: str,
+                files: dict[str, list[str]], part_no: int | None, label: str):
+    """Parse, validate and spill one batch (a month, or one chunk of it); the month's
+    units for the next month's comparison."""
+    import time
+
+    clock = time.perf_counter
+    suffix = "" if part_no is None else f"-{part_no}"
+    t0 = clock()
+    try:
+        frames = parse_batch(path, store, part)
+        month = _month_of(part, frames)
+    except StagingError as exc:
+        label = month_key(part.month) if part.month else part.label
+        audit_rows(con, [parse_error_row(path, exc)], run_id, label)
+        if log:
+            log.error(str(exc))
+        failure = StageFailure(
+            f"Staging stopped, nothing loaded: {exc}",
+            {"file": exc.file, "period": exc.month, "unit": exc.unit,
+             "field": exc.field_name},
+            {"period": exc.month, "unit": exc.unit, "field": exc.field_name,
+             "raw_file": exc.file}, reason=str(exc))
+        failure.staged = run
+        raise failure from exc
+    key = month_key(month)
+    t1 = clock()
+    fresh = path.fresh(con, part, frames) if path.fresh else Fresh()
+    if fresh.skip_validation:
+        run.unvalidated[key] = fresh.skip_validation
+    else:
+        previous = None
+        if path.compare is not None and waiver is None:
+            previous = path.compare.previous(con, month)
+            if last is not None and (previous.is_empty() or last[0] >
+                                     previous["previous_month"].max()):
+                previous = last[1]
+        run.reports.append(_validate(path, path.datasets(frames, month, previous)))
+        if path.compare is not None:
+            last = (month, path.compare.of(frames, month))
+    t2 = clock()
+    if month not in run.validated:  # once, however many chunks the month has
+        run.validated.append(month)
+    run.sessions[key] = label
+    run.changed |= fresh.changed
+    run.notes += part.notes
+    if not any(r.blocking_failures for r in run.reports):
+        for table in path.tables:
+            frame = frames.get(table)
+            if frame is not None and frame.height:
+                target = f"{spill}/{table}-{key}{suffix}.parquet"
+                frame.write_parquet(target, compression="lz4")
+                files[qualified(table)].append(target)
+    del frames
+    run.seconds["parse"] += t1 - t0
+    run.seconds["validate"] += t2 - t1
+    run.seconds["load"] += clock() - t2
+    return last
+
+
 def stage(path: StagedPath, con: duckdb.DuckDBPyConnection, store: RawStore,
           months: list[date] = (), *, run_id: str, batches: list[Batch] | None = None,
           force: bool = False, log=None, spill_root: Path | None = None,
@@ -355,54 +424,11 @@ def stage(path: StagedPath, con: duckdb.DuckDBPyConnection, store: RawStore,
                     if log:
                         log.info(f"{path.name} {month_key(batch.month)}: {why}")
                     continue
-            t0 = clock()
-            try:
-                frames = parse_batch(path, store, batch)
-                month = _month_of(batch, frames)
-            except StagingError as exc:
-                label = month_key(batch.month) if batch.month else batch.label
-                audit_rows(con, [parse_error_row(path, exc)], run_id, label)
-                if log:
-                    log.error(str(exc))
-                failure = StageFailure(
-                    f"Staging stopped, nothing loaded: {exc}",
-                    {"file": exc.file, "period": exc.month, "unit": exc.unit,
-                     "field": exc.field_name},
-                    {"period": exc.month, "unit": exc.unit, "field": exc.field_name,
-                     "raw_file": exc.file}, reason=str(exc))
-                failure.staged = run
-                raise failure from exc
-            key = month_key(month)
-            t1 = clock()
-            fresh = path.fresh(con, batch, frames) if path.fresh else Fresh()
-            if fresh.skip_validation:
-                run.unvalidated[key] = fresh.skip_validation
-            else:
-                previous = None
-                if path.compare is not None and waiver is None:
-                    previous = path.compare.previous(con, month)
-                    if last is not None and (previous.is_empty() or last[0] >
-                                             previous["previous_month"].max()):
-                        previous = last[1]
-                run.reports.append(_validate(path, path.datasets(frames, month, previous)))
-                if path.compare is not None:
-                    last = (month, path.compare.of(frames, month))
-            t2 = clock()
-            run.validated.append(month)
-            run.sessions[key] = batch.label
-            run.changed |= fresh.changed
-            run.notes += batch.notes
-            if not any(r.blocking_failures for r in run.reports):
-                for table in path.tables:
-                    frame = frames.get(table)
-                    if frame is not None and frame.height:
-                        target = f"{spill}/{table}-{key}.parquet"
-                        frame.write_parquet(target, compression="lz4")
-                        files[qualified(table)].append(target)
-            del frames
-            run.seconds["parse"] += t1 - t0
-            run.seconds["validate"] += t2 - t1
-            run.seconds["load"] += clock() - t2
+            parts = path.split(batch) if path.split is not None else [batch]
+            for part_no, part in enumerate(parts):
+                last = _stage_part(path, con, store, part, run, run_id, log, waiver, last,
+                                   spill, files, part_no if len(parts) > 1 else None,
+                                   batch.label)
         report = run.report
         if run.validated:
             from checks.gx_runner import outcome_rows

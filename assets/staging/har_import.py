@@ -54,7 +54,7 @@ from .engine import Batch, check_batch, stage
 from .inbox import NAME_MAX, SIDECAR_SUFFIX, file_sha256, fit_name
 from .nightly import NIGHTLY_PATH
 from .parse import StagingError
-from .procedure_load import catalogue_names, procedure_path
+from .procedure_load import stage_procedures
 from .procedures import parse_procedure_capture
 from .sheet_import import ImportConfig, inbox_dir, inbox_files
 from .step import PORTAL_PATH
@@ -385,8 +385,8 @@ def stage_har_months(con, store: RawStore, months: list[date], run_id: str, log,
     portal = stage(PORTAL_PATH, con, store, months, run_id=run_id, log=log,
                    spill_root=spill_root)
     stage(NIGHTLY_PATH, con, store, months, run_id=run_id, log=log, spill_root=spill_root)
-    procedures = stage(procedure_path(catalogue_names(con)), con, store, months,
-                       run_id=run_id, log=log, spill_root=spill_root)
+    procedures = stage_procedures(con, store, months, run_id=run_id, force=False, log=log,
+                                  spill_root=spill_root)
     return {"sessions": portal.sessions, "unchanged": portal.unchanged,
             "procedure_months": procedures.months_label or "none"}
 

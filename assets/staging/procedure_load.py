@@ -5,10 +5,14 @@ A month's per-procedure captures are found in its complete crawls: the procedure
 own manifests (``raw/_procedure_sessions/<yyyy-mm>/``) and any other crawl of the month
 (``raw/_sessions/<yyyy-mm>/``); a capture with a ``formality_id`` is one. The latest answer
 of each province, procedure, endpoint and page is kept; the engine reads each (sha256
-verified), parses it (assets/staging/procedures.py), validates the month with
-checks/procedure_suites.py, audits, then replaces the month's rows of the three procedure
-tables in one transaction. A parse error or a blocking failure names file, period, unit
-and field: nothing is written and the previous rows stay.
+verified), parses it (assets/staging/procedures.py), validates it with
+checks/procedure_suites.py (in bulk), audits, then replaces the month's rows of the three
+procedure tables in one transaction. A month is staged in chunks of about
+``CHUNK_CAPTURES`` captures, a procedure's answers in one chunk (``chunk_by_procedure``):
+each chunk's frames are validated and spilled to Parquet before the next is parsed, so
+memory holds one chunk; whether the month is unchanged is decided on all its captures.
+A parse error or a blocking failure names file, period, unit and field: nothing is
+written and the previous rows stay.
 
 A procedure's code comes from the capture, else from its crawl's manifest (``procedures``:
 id and code of each procedure crawled); its name from ``ref.procedures`` (the catalogue)
@@ -18,6 +22,7 @@ recorded as materialized (the procedure marts then have nothing to rebuild).
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -34,8 +39,12 @@ from assets.tables import PROCEDURES, asset_key, qualified
 from assets.warehouse import ensure_schema
 from checks.procedure_suites import PROCEDURE_SUITES, procedure_datasets
 
-from .engine import Batch, Reads, StagedPath, check_results, stage
-from .procedures import parse_procedure_capture
+from .engine import Batch, Reads, Staged, StagedPath, check_results, stage
+from .procedures import ProcedureRows, add_procedure_capture
+
+# captures a chunk of a month holds (about 50 procedures × 5 answers): at 163 units a
+# chunk's frames are ~85 MB (a month of 1,000 procedures ~1.7 GB if parsed at once)
+CHUNK_CAPTURES = 250
 
 # where the procedure crawl keeps its manifests (assets/raw/procedure_crawl.py)
 PROCEDURE_SESSIONS = "_procedure_sessions"
@@ -88,15 +97,41 @@ def catalogue_names(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]
 
 def _parse(batch: Batch, reads: Reads, names: dict[str, tuple[str, str]]
            ) -> dict[str, pl.DataFrame]:
-    parts: dict[str, list[pl.DataFrame]] = {t: [] for t in PROCEDURES}
+    """The batch's rows, its frames built once (the batch is one chunk of a month)."""
+    rows = ProcedureRows()
     for _session, capture, body in reads:
         code, name = names.get(capture["formality_id"], (None, None))
         capture = {**capture, "formality_code": capture.get("formality_code") or code,
                    "formality_name": capture.get("formality_name") or name}
-        for table, frame in parse_procedure_capture(capture, body, batch.month).items():
-            parts[table].append(frame)
-    return {t: pl.concat(p, rechunk=True) if p else pl.DataFrame(schema=PROCEDURES[t])
-            for t, p in parts.items()}
+        add_procedure_capture(rows, capture, body, batch.month)
+    return rows.frames()
+
+
+def chunk_by_procedure(captures_per_chunk: int = CHUNK_CAPTURES
+                       ) -> Callable[[Batch], list[Batch]]:
+    """The month's batch as chunks of about ``captures_per_chunk`` captures, a procedure's
+    answers never split (its units are checked against its province row, its rows are
+    unique per procedure): memory then holds one chunk's frames, not the month's."""
+    def split(batch: Batch) -> list[Batch]:
+        by_procedure: dict[str, list[tuple[str, dict]]] = {}
+        for session, captures in batch.sessions:
+            for c in captures:
+                by_procedure.setdefault(c["formality_id"], []).append((session, c))
+        chunks: list[list[tuple[str, dict]]] = [[]]
+        for answers in by_procedure.values():
+            if chunks[-1] and len(chunks[-1]) + len(answers) > captures_per_chunk:
+                chunks.append([])
+            chunks[-1].extend(answers)
+        out = []
+        for i, chunk in enumerate(chunks, 1):
+            sessions: dict[str, list[dict]] = {}
+            for session, c in chunk:
+                sessions.setdefault(session, []).append(c)
+            label = batch.label if len(chunks) == 1 else \
+                f"{batch.label} (chunk {i}/{len(chunks)})"
+            out.append(Batch(batch.month, label, list(sessions.items())))
+        return out
+    return split
 
 
 def _nothing_to_stage(_con, batch: Batch) -> str | None:
@@ -110,6 +145,7 @@ PROCEDURE_PATH = StagedPath(
     suites=PROCEDURE_SUITES,
     check_key=lambda suite: asset_key(suite.dataset if suite.dataset in PROCEDURES
                                       else "procedure_group_scores"),
+    split=chunk_by_procedure(), bulk=True,
     what="parseable per-procedure answer")
 
 
@@ -127,15 +163,27 @@ def procedure_path(names: dict[str, tuple[str, str]]) -> StagedPath:
     return path
 
 
+def stage_procedures(con: duckdb.DuckDBPyConnection, store: RawStore, months: list[date],
+                     *, run_id: str = "load_procedure_captures", force: bool = True,
+                     chunk: int = CHUNK_CAPTURES, spill_root: Path | None = None,
+                     log=None) -> Staged:
+    """Stage the months' per-procedure answers through the engine, ``chunk`` captures at
+    a time (the asset, the benchmark, tests); the engine's ``Staged``."""
+    path = dataclasses.replace(procedure_path(catalogue_names(con)),
+                               split=chunk_by_procedure(chunk))
+    return stage(path, con, store, months, run_id=run_id, force=force, log=log,
+                 spill_root=spill_root)
+
+
 def load_procedure_captures(con: duckdb.DuckDBPyConnection, store: RawStore,
                             months: list[date], *, run_id: str = "load_procedure_captures",
-                            force: bool = True) -> dict[str, int]:
-    """Stage the months' per-procedure answers through the engine (tests, the benchmark);
-    returns the rows written per table."""
+                            force: bool = True, chunk: int = CHUNK_CAPTURES
+                            ) -> dict[str, int]:
+    """Stage the months' per-procedure answers (see ``stage_procedures``); the rows
+    written per table."""
     ensure_schema(con)
-    run = stage(procedure_path(catalogue_names(con)), con, store, months, run_id=run_id,
-                force=force)
-    return run.counts
+    return stage_procedures(con, store, months, run_id=run_id, force=force,
+                            chunk=chunk).counts
 
 
 @dg.multi_asset(
@@ -156,9 +204,9 @@ def procedure_tables(context: dg.AssetExecutionContext, config: StagingConfig,
     window = months_in_window(context)
     with warehouse.get_connection() as con:
         ensure_schema(con)
-        run = stage(procedure_path(catalogue_names(con)), con, RawStore(chiso.raw_dir),
-                    window, run_id=context.run.run_id, force=config.force, log=context.log,
-                    spill_root=Path(warehouse.database).parent)
+        run = stage_procedures(con, RawStore(chiso.raw_dir), window,
+                               run_id=context.run.run_id, force=config.force,
+                               log=context.log, spill_root=Path(warehouse.database).parent)
         # every month of the run that has per-procedure rows, restaged or not: the
         # procedure marts are rebuilt for them (the province's side may have moved since);
         # a month without any is not recorded, so its marts are not built empty

@@ -162,8 +162,60 @@ def _bad_number(values: list) -> int | None:
                 None)
 
 
+class ProcedureRows:
+    """The three tables being built, capture after capture, as columns: each capture adds
+    to plain lists (its constants once, its rows by index), and ``frames()`` builds the
+    frames once for all the captures added (a chunk of a month), not two per capture."""
+
+    def __init__(self):
+        self.constants: list[dict] = []  # per capture: the columns its rows repeat
+        self.columns: dict[str, dict[str, list]] = {t: {} for t in SCHEMAS}
+        self.owner: dict[str, list[int]] = {t: [] for t in SCHEMAS}  # row -> capture
+
+    def __len__(self) -> int:
+        return len(self.constants)
+
+    def _add(self, table: str, capture: int, columns: dict[str, list]) -> None:
+        target = self.columns[table]
+        for name, values in columns.items():
+            target.setdefault(name, []).extend(values)
+        self.owner[table].extend([capture] * len(next(iter(columns.values()))))
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Every table's rows so far, in schema order (an empty frame when none)."""
+        const_schema = {c: SCHEMAS["procedure_group_scores"][c] for c in _CONSTANTS}
+        constants = pl.DataFrame(self.constants, schema=const_schema, orient="row")
+        out = {}
+        for table, schema in SCHEMAS.items():
+            columns = self.columns[table]
+            if not self.owner[table]:
+                out[table] = pl.DataFrame(schema=schema)
+                continue
+            varying = pl.DataFrame([pl.Series(c, v, dtype=schema[c])
+                                    for c, v in columns.items()])
+            index = pl.Series("capture", self.owner[table], dtype=pl.UInt32)
+            repeated = constants.select(pl.all().gather(index))
+            out[table] = pl.concat([varying, repeated], how="horizontal").select(list(schema))
+        return out
+
+
+# the columns a capture's rows all share (the rest vary by row)
+_CONSTANTS = ("month", "province_id", "province_code", "captured_at", "raw_sha256",
+              "raw_path", "is_synthetic", "procedure_id", "procedure_code", "procedure_name",
+              "group_code")
+
+
 def parse_procedure_capture(capture: dict, body: bytes, month: date) -> dict[str, pl.DataFrame]:
     """The staged rows of one kept per-procedure answer (one page), table by table."""
+    rows = ProcedureRows()
+    add_procedure_capture(rows, capture, body, month)
+    return rows.frames()
+
+
+def add_procedure_capture(rows: ProcedureRows, capture: dict, body: bytes,
+                          month: date) -> None:
+    """Add the rows of one kept per-procedure answer (one page) to ``rows``; a
+    StagingError (file, period, unit, field) leaves ``rows`` as it was."""
     endpoint = ENDPOINTS.get(capture.get("endpoint"))
     where = _Where(capture, month, body)
     if endpoint is None or endpoint.group_code not in PROCEDURE_GROUPS:
@@ -188,12 +240,17 @@ def parse_procedure_capture(capture: dict, body: bytes, month: date) -> dict[str
     except msgspec.MsgspecError as err:
         raise where.from_msgspec(err) from None
     if endpoint.shape == "metrics":
-        return _metrics_frames(data, constants, where, first_page=capture.get("page", 1) == 1)
-    return _tree_frames(data, constants, where)
+        tables = _metrics_columns(data, where, first_page=capture.get("page", 1) == 1)
+    else:
+        tables = _tree_columns(data, where)
+    index = len(rows.constants)  # checked in full above: nothing added before this point
+    rows.constants.append(constants)
+    for table, columns in tables.items():
+        rows._add(table, index, columns)
 
 
-def _metrics_frames(data: _MetricsData, constants: dict, where: _Where,
-                    first_page: bool) -> dict[str, pl.DataFrame]:
+def _metrics_columns(data: _MetricsData, where: _Where, first_page: bool
+                     ) -> dict[str, dict[str, list]]:
     units = ([data.overview] if first_page else []) + data.evaluation  # pages repeat it
     for u in units:
         if not u.departmentId:
@@ -212,11 +269,10 @@ def _metrics_frames(data: _MetricsData, constants: dict, where: _Where,
     }
     owner = [i for i, u in enumerate(units) for _ in u.metrics]
     metrics = [m for u in units for m in u.metrics]
-    scores = _frame("procedure_group_scores", constants, {
-        **unit_cols, "score": [u.totalScore for u in units],
-        "max_score": [u.totalMaxScore for u in units],
-        "ratio": [u.ratio for u in units], "score_delta": [u.scoreDelta for u in units]})
-    metric_frame = _frame("procedure_unit_metrics", constants, {
+    scores = {**unit_cols, "score": [u.totalScore for u in units],
+              "max_score": [u.totalMaxScore for u in units],
+              "ratio": [u.ratio for u in units], "score_delta": [u.scoreDelta for u in units]}
+    metric_cols = {
         **{c: [v[i] for i in owner] for c, v in unit_cols.items()},
         "metric_code": [m.code for m in metrics], "metric_name": [m.name for m in metrics],
         "numerator": [m.numerator for m in metrics],
@@ -224,11 +280,11 @@ def _metrics_frames(data: _MetricsData, constants: dict, where: _Where,
         "ratio": [m.ratio for m in metrics], "score": [m.score for m in metrics],
         "max_score": [m.maxScore for m in metrics],
         "data_quality_status": [m.dataQualityStatus or None for m in metrics],
-        "data_quality_message": [m.dataQualityMessage or None for m in metrics]})
-    return {"procedure_group_scores": scores, "procedure_unit_metrics": metric_frame}
+        "data_quality_message": [m.dataQualityMessage or None for m in metrics]}
+    return {"procedure_group_scores": scores, "procedure_unit_metrics": metric_cols}
 
 
-def _tree_frames(data: _TreeData, constants: dict, where: _Where) -> dict[str, pl.DataFrame]:
+def _tree_columns(data: _TreeData, where: _Where) -> dict[str, dict[str, list]]:
     rows = [data.parent, *data.children]
 
     def label(i: int) -> str:
@@ -259,11 +315,11 @@ def _tree_frames(data: _TreeData, constants: dict, where: _Where) -> dict[str, p
         "is_province": [i == 0 for i in range(len(rows))],
     }
     # the parent says totalScore/totalMaxScore, the children score/maxScore
-    scores = _frame("procedure_group_scores", constants, {
+    scores = {
         **unit_cols,
         "score": column("totalScore", "number", required=True, fallback="score"),
         "max_score": column("totalMaxScore", "number", required=True, fallback="maxScore"),
-        "ratio": column("ratio", "number"), "score_delta": column("scoreDelta", "number")})
+        "ratio": column("ratio", "number"), "score_delta": column("scoreDelta", "number")}
     owner, names, values = [], [], []
     for i, row in enumerate(rows):
         for key, value in row.items():
@@ -276,16 +332,6 @@ def _tree_frames(data: _TreeData, constants: dict, where: _Where) -> dict[str, p
         raise where.fail(label(owner[bad]), names[bad],
                          f"expected a JSON number, got {type(values[bad]).__name__} "
                          f"{values[bad]!r}")
-    params = _frame("procedure_unit_parameters", constants, {
+    return {"procedure_group_scores": scores, "procedure_unit_parameters": {
         **{c: [v[i] for i in owner] for c, v in unit_cols.items()},
-        "parameter": names, "value": values})
-    return {"procedure_group_scores": scores, "procedure_unit_parameters": params}
-
-
-def _frame(table: str, constants: dict, columns: dict[str, list]) -> pl.DataFrame:
-    """The varying columns as given, the capture's constants repeated, in schema order."""
-    schema = SCHEMAS[table]
-    varying = pl.DataFrame({c: pl.Series(c, v, dtype=schema[c]) for c, v in columns.items()})
-    return varying.with_columns(pl.lit(constants[c], dtype=t).alias(c)
-                                for c, t in schema.items() if c not in columns
-                                ).select(list(schema))
+        "parameter": names, "value": values}}
