@@ -127,11 +127,26 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f"{c} {_duck_type(t)}" for c, t in schema.items())
         con.execute("CREATE TABLE IF NOT EXISTS " + _table(table) + f" ({cols})")
     apply_migrations(con)
-    for name in MACROS:
-        con.execute(read_sql(f"macros/{name}"))
-    for name in VIEWS:
-        con.execute(read_sql(f"views/{name}"))
-    con.execute(read_sql("comments"))
+    # the macros, views and comments: recreated only when their SQL or the migrations
+    # changed (recorded in meta.code_objects), as they are code, not data
+    code = [read_sql(f"macros/{n}") for n in MACROS] + [read_sql(f"views/{n}")
+                                                         for n in VIEWS]
+    comments = read_sql("comments")
+    version = _sha256("\n".join([*code, comments, *(sql for _, _, sql in migrations())]))
+    held = con.execute("SELECT content_sha256 FROM meta.code_objects").fetchall()
+    if held == [(version,)]:
+        return
+    con.execute("BEGIN")
+    try:
+        for sql in code:
+            con.execute(sql)
+        con.execute(comments)
+        con.execute("DELETE FROM meta.code_objects")
+        con.execute("INSERT INTO meta.code_objects VALUES (?, now())", [version])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _reference_rows() -> dict[str, list[tuple]]:

@@ -21,6 +21,19 @@ __all__ = ["MARTS", "MartCheckFailed", "mart_assets", "rebuild_months", "rebuild
 FINALITY_MARTS = frozenset({"province_monthly"})
 
 
+# marts built only from the per-procedure answers: for months without any, the (cheap)
+# delete is all there is to do (most months of most provinces)
+NEEDS_TABLE = {"procedure_monthly": "staging.procedure_group_scores",
+               "unit_procedure_points_lost": "staging.procedure_group_scores"}
+
+
+def _has_input(con: duckdb.DuckDBPyConnection, name: str, months: list[date]) -> bool:
+    source = NEEDS_TABLE.get(name)
+    return source is None or con.execute(
+        "SELECT EXISTS (SELECT 1 FROM " + source + " WHERE list_contains($months, month))",  # noqa: S608 (fixed table list)
+        {"months": months}).fetchone()[0]
+
+
 def rebuild_checked(con: duckdb.DuckDBPyConnection, name: str, months: list[date],
                     final_gap_h: float = FINAL_GAP_H) -> tuple[int, list[dg.AssetCheckResult]]:
     """Delete the months from marts.<name>, insert them again from sql/<name>.sql and run
@@ -38,7 +51,8 @@ def rebuild_checked(con: duckdb.DuckDBPyConnection, name: str, months: list[date
         params = {"months": months}
         if name in FINALITY_MARTS:
             params.update(final_rule_params(final_gap_h))
-        con.execute("INSERT INTO " + table + " BY NAME " + read_sql(name), params)
+        if _has_input(con, name, months):
+            con.execute("INSERT INTO " + table + " BY NAME " + read_sql(name), params)
         n = con.execute("SELECT count(*) FROM " + table + " WHERE list_contains($months, month)",  # noqa: S608 (fixed table list)
                         {"months": months}).fetchall()[0][0]
         results = run_mart_checks(con, name, months)

@@ -15,7 +15,7 @@ import polars as pl
 from assets.months import Era, final_from, month_close, month_key
 from assets.sources.endpoints import NATIONAL
 from assets.tables import DAILY, asset_key, qualified
-from checks.suites import Suite, _not_null
+from checks.suites import Suite, _not_null, _unique
 
 from .engine import Batch, Fresh, Reads, StagedPath, every_session
 from .parse import Rows, parse_capture
@@ -26,7 +26,7 @@ DAILY_SUITE = Suite(
     "national_summary_history_valid", "national_summary_history",
     "one row per province and capture; totals between 0 and 100",
     [*_not_null("month", "province_id", "total_score", "captured_at", "session"),
-     ("ExpectCompoundColumnsToBeUnique", {"column_list": ["session", "province_id"]}),
+     _unique("session", "province_id"),
      ("ExpectColumnValuesToBeBetween", {"column": "total_score", "min_value": 0,
                                         "max_value": 100})],
     ("raw_path", "province_name", "province_code"))
@@ -84,4 +84,4 @@ NIGHTLY_PATH = StagedPath(
     datasets=lambda frames, _month, _previous: {DAILY_SUITE.dataset:
                                                 frames["national_summary_history"]},
     suites=(DAILY_SUITE,), check_key=lambda _suite: DAILY_KEY, unchanged=_unchanged,
-    fresh=_fresh, check_blocking=True)
+    fresh=_fresh, check_blocking=True, bulk=True)
