@@ -63,10 +63,12 @@ FROM (
            count(DISTINCT p.parameter) AS present,
            greatest(max(p.captured_at), any_value(s.captured_at)) AS captured_at,
            bool_or(p.is_synthetic) OR any_value(s.is_synthetic) AS is_synthetic
-    FROM marts.unit_metric_counts s
+    -- the CLGQ group score as the portal gives it (marts.unit_metric_counts' portal_group
+    -- rows), read from its table: the view's other branches are not needed here
+    FROM staging.unit_group_scores s
     JOIN staging.unit_parameters p USING (month, province_id, unit_id, group_code)
     WHERE list_contains($months, s.month) AND s.group_code = 'CLGQ'
-      AND s.score_source = 'portal_group'
+      AND list_contains($months, p.month)
       AND p.parameter IN ('authorityCount', 'partialCount', 'fullCount',
                           'onlineDossierCount', 'onlineServiceTotal')
     GROUP BY ALL
