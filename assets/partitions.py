@@ -9,16 +9,7 @@ from datetime import date
 
 import dagster as dg
 
-# final_from / month_close: still imported from here by assets/staging/nightly.py (the
-# engine's file); remove once it imports assets.months.
-from assets.months import (  # noqa: F401
-    FIRST_MONTH,
-    TIMEZONE,
-    final_from,
-    month_close,
-    month_range,
-    previous_month,
-)
+from assets.months import FIRST_MONTH, TIMEZONE, month_range, previous_month
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=FIRST_MONTH.isoformat(), timezone=TIMEZONE, end_offset=1

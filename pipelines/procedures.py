@@ -6,8 +6,7 @@ from datetime import date
 import dagster as dg
 
 from assets.marts_catalogue import REFERENCE_KEY
-from assets.months import previous_month
-from assets.partitions import TIMEZONE
+from assets.months import TIMEZONE, previous_month
 from assets.raw.procedures import CATALOGUE_KEY, PROCEDURE_CAPTURES_KEY, REF_PROCEDURES_KEY
 from assets.staging.procedure_load import PROCEDURE_STAGING_KEYS
 

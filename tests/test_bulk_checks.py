@@ -17,7 +17,7 @@ from assets.raw.store import RawStore
 from assets.sources.portal import ReplayPortalClient
 from assets.staging.engine import parse_batch
 from assets.staging.step import PORTAL_PATH, validation_datasets
-from checks.bulk import RULE_KINDS, summarise_all, unexpected
+from checks.bulk import RULE_KINDS, BulkFormMissing, summarise_all, unexpected
 from checks.gx_runner import merge_reports, outcome_rows, validate, validate_in_bulk
 from checks.legacy_suites import legacy_suites
 from checks.suites import SUITES
@@ -133,10 +133,10 @@ def test_the_bulk_form_reads_each_rule_from_its_suite_and_restates_no_gx_default
             reads, needs, _ = RULE_KINDS[cls_name]
             assert needs <= set(kw) <= reads, (suite.name, cls_name, kw)
     frame = pl.DataFrame({"a": [1.0, None], "b": [1.0, 2.0]})
-    with pytest.raises(NotImplementedError, match="mostly"):
+    with pytest.raises(BulkFormMissing, match="mostly"):
         unexpected("ExpectColumnValuesToBeBetween", {"column": "a", "min_value": 0,
                                                      "mostly": 0.9}, frame)
-    with pytest.raises(NotImplementedError, match="ignore_row_if"):
+    with pytest.raises(BulkFormMissing, match="ignore_row_if"):
         unexpected("ExpectColumnPairValuesToBeEqual", {"column_A": "a", "column_B": "b"}, frame)
-    with pytest.raises(NotImplementedError, match="ExpectColumnMeanToBeBetween"):
+    with pytest.raises(BulkFormMissing, match="ExpectColumnMeanToBeBetween"):
         unexpected("ExpectColumnMeanToBeBetween", {"column": "a"}, frame)

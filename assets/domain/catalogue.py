@@ -15,8 +15,6 @@ Rules (see docs/index.md for the evidence):
 
 from dataclasses import dataclass
 
-from assets.months import MERGER_MONTH
-
 
 @dataclass(frozen=True)
 class Group:
@@ -132,9 +130,7 @@ BANDS: tuple[tuple[float, str], ...] = (
 )
 BANDS_ARE_PROVISIONAL = True
 
-# Provinces per era: assets/months.py (Era, expected_province_count). MERGER_DATE stays
-# for assets/staging/legacy_parse.py (the engine's file) until it imports assets.months.
-MERGER_DATE = MERGER_MONTH
+# Provinces per era: assets/months.py (Era, expected_province_count).
 
 
 def metrics_of(group_code: str) -> list[Metric]:

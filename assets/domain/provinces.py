@@ -15,10 +15,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-# era_of: re-exported for assets/staging/* (the engine's files) until they import
-# assets.months; it gives the plain string ("63"/"34") they store.
-from assets.months import FIRST_MONTH, MERGER_MONTH, Era, last_day, previous_month
-from assets.months import era_of as _era_of
+from assets.months import FIRST_MONTH, MERGER_MONTH, Era, era_of, last_day, previous_month
 
 REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
 PROVINCES_FILE = "data/reference/provinces.json"  # as named in messages
@@ -151,11 +148,6 @@ def code_of_department(department_id: str) -> str | None:
 def _codes_by_department() -> dict[str, str]:
     return {p.department_id: p.code for p in province_reference()
             if p.era == Era.MERGED and p.department_id}
-
-
-def era_of(month: date) -> str:
-    """The era's stored value ("63"/"34"); assets.months.era_of gives the Era itself."""
-    return _era_of(month).value
 
 
 def resolve_province(name: str, month: date) -> Province | None:

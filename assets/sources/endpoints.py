@@ -8,8 +8,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-# month_key is also imported from here by assets/staging/* (the engine's files) until
-# they import assets.months; everything else imports it from there.
 from assets.months import last_day, month_key, parse_month
 
 # The portal's public evaluation dashboard ("Đánh giá chất lượng phục vụ"), where the

@@ -21,7 +21,6 @@ recorded as materialized (the procedure marts then have nothing to rebuild).
 """
 
 import dataclasses
-import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -33,34 +32,28 @@ import polars as pl
 from assets.metadata import add_partition_metadata, table_metadata
 from assets.months import Era, month_key
 from assets.partitions import monthly_partitions, months_in_window
-from assets.raw.store import SESSIONS, RawStore
+from assets.raw.procedures import PROCEDURE_CAPTURES_KEY
+from assets.raw.store import PROCEDURE_SESSIONS, SESSIONS, RawStore, complete_manifests
 from assets.resources import ChisoSettings, StagingConfig, WarehouseResource
 from assets.tables import PROCEDURES, asset_key, qualified
 from assets.warehouse import ensure_schema
 from checks.procedure_suites import PROCEDURE_SUITES, procedure_datasets
 
-from .engine import Batch, Reads, Staged, StagedPath, check_results, stage
+from .engine import KEPT_STATUS, Batch, Reads, Staged, StagedPath, check_results, stage
 from .procedures import ProcedureRows, add_procedure_capture
 
 # captures a chunk of a month holds (about 50 procedures × 5 answers): at 163 units a
 # chunk's frames are ~85 MB (a month of 1,000 procedures ~1.7 GB if parsed at once)
 CHUNK_CAPTURES = 250
 
-# where the procedure crawl keeps its manifests (assets/raw/procedure_crawl.py)
-PROCEDURE_SESSIONS = "_procedure_sessions"
-PROCEDURE_CAPTURES_KEY = dg.AssetKey(["raw", "procedure_captures"])
 PROCEDURE_STAGING_KEYS = [asset_key(t) for t in PROCEDURES]
 
 
 def _complete_manifests(store: RawStore, month: date) -> list[tuple[str, dict]]:
-    out = []
-    for folder in (SESSIONS, PROCEDURE_SESSIONS):
-        path = store.root / folder / month_key(month)
-        for file in sorted(path.glob("*.json")) if path.exists() else []:
-            manifest = json.loads(file.read_text("utf-8"))
-            if manifest.get("status") == "complete":
-                out.append((file.stem, manifest))
-    return out
+    """(session name, manifest) of every complete crawl of the month: the group crawls'
+    and the procedure crawl's (a capture with a ``formality_id`` is a procedure answer)."""
+    return [(path.stem, manifest) for folder in (SESSIONS, PROCEDURE_SESSIONS)
+            for path, manifest in complete_manifests(store.root / folder / month_key(month))]
 
 
 def procedure_captures(store: RawStore, month: date) -> list[dict]:
@@ -74,7 +67,7 @@ def _select(store: RawStore, month: date) -> Batch:
         codes = {p.get("procedure_id"): p.get("code")
                  for p in manifest.get("procedures") or [] if isinstance(p, dict)}
         for c in manifest["captures"]:
-            if not c.get("formality_id") or c.get("http_status") not in (200, 201):
+            if not c.get("formality_id") or c.get("http_status") not in KEPT_STATUS:
                 continue
             if not c.get("formality_code") and codes.get(c["formality_id"]):
                 c = {**c, "formality_code": codes[c["formality_id"]]}
