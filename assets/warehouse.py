@@ -196,8 +196,10 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> bool:
         for table in REFERENCE_TABLES:
             values = rows[table]
             con.execute("DELETE FROM " + table)  # noqa: S608 (fixed table list)
-            marks = ", ".join("?" * len(values[0]))
-            con.executemany("INSERT INTO " + table + f" VALUES ({marks})", values)  # noqa: S608
+            # one statement for all the rows (executemany costs ~0.5 ms a row here)
+            row = "(" + ", ".join("?" * len(values[0])) + ")"
+            con.execute("INSERT INTO " + table + " VALUES " + ", ".join([row] * len(values)),  # noqa: S608 (fixed table list)
+                        [v for r in values for v in r])
         con.execute("DELETE FROM meta.reference_version")
         con.execute("INSERT INTO meta.reference_version VALUES (?, now())", [version])
         con.execute("COMMIT")
